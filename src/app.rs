@@ -1,0 +1,77 @@
+//! Builds the Pingora server from a validated config: the listeners, the proxy service and the
+//! background services (upstream resolution and health checks, drain watch), then runs it.
+
+use std::sync::Arc;
+
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::server::Server;
+use pingora_core::services::background::background_service;
+
+use crate::config::Config;
+use crate::gateway::Gateway;
+use crate::health::DrainWatch;
+use crate::proxy::Proxy;
+use crate::upstream::Pools;
+
+/// Flags from the command line that Pingora understands.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunFlags {
+    pub daemon: bool,
+    pub upgrade: bool,
+    pub test: bool,
+}
+
+/// Pingora's settings from ours.
+pub fn server_conf(cfg: &Config, flags: RunFlags) -> ServerConf {
+    let s = &cfg.server;
+    ServerConf {
+        daemon: flags.daemon,
+        pid_file: s.pid_file.clone(),
+        upgrade_sock: s.upgrade_sock.clone(),
+        error_log: s.error_log.clone(),
+        threads: s.threads.unwrap_or_else(num_threads),
+        grace_period_seconds: Some(s.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(s.graceful_shutdown_timeout_seconds),
+        upstream_keepalive_pool_size: s.upstream_keepalive_pool_size,
+        ..ServerConf::default()
+    }
+}
+
+fn num_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Builds the server; nothing listens until [`Server::run_forever`].
+pub fn build(cfg: Config, flags: RunFlags) -> Server {
+    let conf = server_conf(&cfg, flags);
+    let opt = Opt {
+        upgrade: flags.upgrade,
+        daemon: flags.daemon,
+        nocapture: false,
+        test: flags.test,
+        conf: None,
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let (pools, pool_services) = Pools::new(&cfg.upstreams);
+    let listeners: Vec<String> = cfg.listeners.iter().map(|l| l.address.0.to_string()).collect();
+    let gateway = Arc::new(Gateway::new(cfg, pools));
+
+    let mut proxy = pingora_proxy::http_proxy_service_with_name(
+        &server.configuration,
+        Proxy {
+            gateway: gateway.clone(),
+        },
+        "bucketgate",
+    );
+    for addr in &listeners {
+        proxy.add_tcp(addr);
+    }
+    for service in pool_services {
+        server.add_service(service);
+    }
+    server.add_service(background_service("drain watch", DrainWatch(gateway)));
+    server.add_service(proxy);
+    server
+}

@@ -1,0 +1,402 @@
+//! The typed shape of `bucketgate.yaml`.
+//!
+//! Every struct denies unknown fields, so a typo is an error with a line and column instead of a
+//! silently ignored setting. Values that have a syntax of their own (endpoints, sizes, regexes,
+//! methods) are parsed while deserializing, so their errors point at the offending line too.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use regex::Regex;
+use serde::{de, Deserialize, Deserializer};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    pub listeners: Vec<Listener>,
+    pub upstreams: BTreeMap<String, Upstream>,
+    pub routes: Vec<Route>,
+}
+
+/// Process-wide settings, most of them handed to Pingora's `ServerConf`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Worker threads for the proxy service. Default: the number of CPUs.
+    pub threads: Option<usize>,
+    /// Seconds to wait after SIGTERM before the process exits. Pingora's own default is 300.
+    pub grace_period_seconds: u64,
+    /// Seconds that in-flight requests get to finish during a graceful shutdown.
+    pub graceful_shutdown_timeout_seconds: u64,
+    /// Where `-d` writes the PID.
+    pub pid_file: String,
+    /// The socket used to hand listeners over during `run -u`.
+    pub upgrade_sock: String,
+    /// Idle upstream connections kept for reuse, per process.
+    pub upstream_keepalive_pool_size: usize,
+    /// Log level (`error`, `warn`, `info`, `debug`, `trace`); `RUST_LOG` wins when set.
+    pub log_level: String,
+    /// One line per request at `info` level on the `bucketgate::access` target.
+    pub access_log: bool,
+    /// With `run -d`, where stderr (the log) goes. Omitted: discarded when daemonized.
+    pub error_log: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            threads: None,
+            grace_period_seconds: 5,
+            graceful_shutdown_timeout_seconds: 5,
+            pid_file: "/tmp/bucketgate.pid".into(),
+            upgrade_sock: "/tmp/bucketgate_upgrade.sock".into(),
+            upstream_keepalive_pool_size: 128,
+            log_level: "info".into(),
+            access_log: true,
+            error_log: None,
+        }
+    }
+}
+
+/// A plain-HTTP listening socket.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listener {
+    /// `ip:port`, for example `127.0.0.1:8080` or `[::]:8080`.
+    pub address: SocketAddrString,
+}
+
+/// A pool of S3 endpoints that share addressing, region and credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Upstream {
+    /// One or more `host:port` endpoints; requests are balanced over the healthy ones.
+    pub endpoints: Vec<Endpoint>,
+    #[serde(default)]
+    pub scheme: Scheme,
+    #[serde(default)]
+    pub addressing: Addressing,
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// Omitted: taken from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    #[serde(default)]
+    pub credentials: Option<Credentials>,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Longest wait for the next byte from the upstream.
+    #[serde(default = "default_read_timeout_ms")]
+    pub read_timeout_ms: u64,
+    /// Longest wait for the upstream to take the next byte we send.
+    #[serde(default = "default_write_timeout_ms")]
+    pub write_timeout_ms: u64,
+    /// Seconds between TCP health checks of each endpoint.
+    #[serde(default = "default_health_interval")]
+    pub health_check_interval_seconds: u64,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+fn default_connect_timeout_ms() -> u64 {
+    3_000
+}
+fn default_read_timeout_ms() -> u64 {
+    60_000
+}
+fn default_write_timeout_ms() -> u64 {
+    60_000
+}
+fn default_health_interval() -> u64 {
+    2
+}
+
+/// Upstream credentials. `Debug` never prints the secret or the token.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    #[serde(default)]
+    pub session_token: Option<String>,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    #[default]
+    Http,
+    Https,
+}
+
+/// Path style puts the bucket in the path (`/bucket/key`); virtual style in the host
+/// (`bucket.endpoint`). RGW and s3s-fs default to path style; AWS prefers virtual.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Addressing {
+    #[default]
+    Path,
+    Virtual,
+}
+
+/// Which API a route speaks to its clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Frontend {
+    /// `GET/HEAD/PUT/DELETE <path_prefix>/<key>`.
+    #[default]
+    Files,
+}
+
+/// A route: which requests it takes, and where in which bucket they go.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Used in logs. Default: `route<N>`, numbered from 0 in file order.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Exact host (`files.example.com`) or wildcard suffix (`*.example.com`); the port is
+    /// ignored. Omitted: any host.
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Must start with `/`. `/files` matches `/files/...` but not `/filesystem`.
+    #[serde(default = "default_path_prefix")]
+    pub path_prefix: String,
+    /// The name of an entry under `upstreams`.
+    pub upstream: String,
+    pub bucket: String,
+    /// Prepended to every key upstream, for example `public/`.
+    #[serde(default)]
+    pub key_prefix: String,
+    #[serde(default)]
+    pub frontend: Frontend,
+    #[serde(default = "default_methods")]
+    pub methods: Vec<Method>,
+    /// Applied in order to the decoded key, before `key_prefix` is added.
+    #[serde(default)]
+    pub rewrite: Vec<Rewrite>,
+    /// Accept `%2F` inside a path segment as a literal `/` in the key.
+    #[serde(default)]
+    pub allow_encoded_slash: bool,
+    /// Largest request body accepted, in bytes or with a unit (`64MiB`, `1GB`). Omitted: no limit.
+    #[serde(default)]
+    pub max_body: Option<ByteSize>,
+    /// A key (relative to the route) that is served to GET and HEAD without authentication,
+    /// for load-balancer health checks.
+    #[serde(default)]
+    pub health_key: Option<String>,
+}
+
+fn default_path_prefix() -> String {
+    "/".into()
+}
+fn default_methods() -> Vec<Method> {
+    vec![Method::Get, Method::Head]
+}
+
+/// The HTTP methods the `files` frontend knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Method {
+    Get,
+    Head,
+    Put,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+}
+
+/// A regex rewrite of the key: the first match of `match` is replaced by `replace`
+/// (`$1`, `${name}` refer to capture groups).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rewrite {
+    #[serde(rename = "match")]
+    pub pattern: RegexString,
+    pub replace: String,
+}
+
+/// A compiled regex that deserializes from its source text.
+#[derive(Clone)]
+pub struct RegexString(pub Regex);
+
+impl fmt::Debug for RegexString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for RegexString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Regex::new(&s)
+            .map(RegexString)
+            .map_err(|e| de::Error::custom(format!("invalid regex {s:?}: {e}")))
+    }
+}
+
+/// A `host:port` endpoint. The host is kept as written (a name is resolved in the background).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl Endpoint {
+    /// Parses `host:port` or `[v6]:port`.
+    pub fn parse(s: &str) -> Result<Endpoint, String> {
+        let bad = || format!("invalid endpoint {s:?}: expected host:port, for example 127.0.0.1:9000");
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (h, p) = rest.split_once("]:").ok_or_else(bad)?;
+            (h, p)
+        } else {
+            s.rsplit_once(':').ok_or_else(bad)?
+        };
+        if host.is_empty()
+            || host.contains(['/', ' ', '@'])
+            || (!s.starts_with('[') && host.contains(':'))
+        {
+            return Err(bad());
+        }
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if port == 0 {
+            return Err(bad());
+        }
+        Ok(Endpoint {
+            host: host.to_string(),
+            port,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Endpoint {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Endpoint::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// A listening address, checked to be `ip:port`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SocketAddrString(pub std::net::SocketAddr);
+
+impl<'de> Deserialize<'de> for SocketAddrString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map(SocketAddrString).map_err(|_| {
+            de::Error::custom(format!(
+                "invalid listen address {s:?}: expected ip:port, for example 127.0.0.1:8080"
+            ))
+        })
+    }
+}
+
+/// A size in bytes: a plain integer, or a number with a unit `B`, `KB`, `MB`, `GB`, `TB`
+/// (powers of 1000) or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn parse(s: &str) -> Result<ByteSize, String> {
+        let t = s.trim();
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (num, unit) = t.split_at(split);
+        let bad = || format!("invalid size {s:?}: expected bytes or a number with a unit such as 64MiB");
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        let mult: u64 = match unit.trim() {
+            "" | "B" => 1,
+            "KB" => 1000,
+            "MB" => 1000u64.pow(2),
+            "GB" => 1000u64.pow(3),
+            "TB" => 1000u64.pow(4),
+            "KiB" => 1 << 10,
+            "MiB" => 1 << 20,
+            "GiB" => 1 << 30,
+            "TiB" => 1 << 40,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(mult).map(ByteSize).ok_or_else(bad)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a size in bytes, or a number with a unit such as 64MiB")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                u64::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                ByteSize::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse() {
+        assert_eq!(
+            Endpoint::parse("s3.example.com:443").unwrap(),
+            Endpoint { host: "s3.example.com".into(), port: 443 }
+        );
+        assert_eq!(Endpoint::parse("[::1]:9000").unwrap().host, "::1");
+        for bad in ["nohost", ":80", "a:0", "a:99999", "http://a:80", "::1:80", "a b:80"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(ByteSize::parse("64MiB").unwrap().0, 64 << 20);
+        assert_eq!(ByteSize::parse("1GB").unwrap().0, 1_000_000_000);
+        assert_eq!(ByteSize::parse("17").unwrap().0, 17);
+        for bad in ["", "MiB", "1.5GiB", "12 parsecs", "99999999999999TiB"] {
+            assert!(ByteSize::parse(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+}

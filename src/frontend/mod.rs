@@ -1,0 +1,4 @@
+//! Frontends: the APIs that clients speak, each turned into plain S3 object operations.
+
+pub mod files;
+pub mod upstream_errors;

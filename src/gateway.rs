@@ -1,0 +1,54 @@
+//! The state every request reads: the loaded config, the route table and the upstream pools.
+//! Built once at start-up from a config that already passed validation.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::route::RouteTable;
+use crate::upstream::{Pool, Pools};
+
+pub struct Gateway {
+    pub config: Config,
+    pub routes: RouteTable,
+    pub pools: Pools,
+    /// The pool of each route, by route index.
+    pub route_pools: Vec<Arc<Pool>>,
+    /// Set once shutdown begins; `/readyz` then answers 503.
+    pub draining: AtomicBool,
+}
+
+impl Gateway {
+    pub fn new(config: Config, pools: Pools) -> Gateway {
+        let route_pools = config
+            .routes
+            .iter()
+            .map(|r| {
+                pools
+                    .by_name
+                    .get(&r.upstream)
+                    .cloned()
+                    .expect("config validation checks that every route names an upstream")
+            })
+            .collect();
+        Gateway {
+            routes: RouteTable::new(&config.routes),
+            config,
+            pools,
+            route_pools,
+            draining: AtomicBool::new(false),
+        }
+    }
+
+    /// The route's name for logs: its `name`, or `route<N>`.
+    pub fn route_name(&self, index: usize) -> String {
+        self.config.routes[index]
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("route{index}"))
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,162 @@
+//! Which headers cross the proxy, in each direction.
+//!
+//! Both directions use allowlists rather than blocklists: a header nobody thought of (a new
+//! cookie name, an SDK's auth extension, a tracing id that leaks internals) is dropped by
+//! default. Client credentials (`authorization`, `cookie`, `proxy-authorization`, every
+//! `x-amz-*` auth header) therefore never reach the upstream, and the upstream's request ids
+//! and `server` never reach the client.
+
+use pingora_http::{RequestHeader, ResponseHeader};
+
+/// Client request headers forwarded to the upstream on object operations.
+const REQUEST_ALLOW: &[&str] = &[
+    "range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "if-range",
+    "content-length",
+    "content-type",
+    "content-md5",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "cache-control",
+    "expires",
+    "expect",
+];
+
+/// Upstream response headers passed to the client.
+const RESPONSE_ALLOW: &[&str] = &[
+    "content-type",
+    "content-length",
+    "content-range",
+    "content-encoding",
+    "content-language",
+    "content-disposition",
+    "accept-ranges",
+    "etag",
+    "last-modified",
+    "cache-control",
+    "expires",
+    "date",
+    "retry-after",
+    "transfer-encoding",
+    "connection",
+    "x-amz-version-id",
+    "x-amz-delete-marker",
+];
+
+/// User metadata travels both ways.
+fn is_user_metadata(name: &str) -> bool {
+    name.starts_with("x-amz-meta-")
+}
+
+/// Removes every request header that is not an object-operation header or user metadata.
+pub fn filter_request(req: &mut RequestHeader) {
+    let drop: Vec<http::HeaderName> = req
+        .headers
+        .keys()
+        .filter(|n| !REQUEST_ALLOW.contains(&n.as_str()) && !is_user_metadata(n.as_str()))
+        .cloned()
+        .collect();
+    for name in drop {
+        req.remove_header(&name);
+    }
+    strip_aws_chunked(req.headers.get("content-encoding").cloned(), |v| match v {
+        Some(v) => {
+            let _ = req.insert_header("content-encoding", v);
+        }
+        None => {
+            req.remove_header("content-encoding");
+        }
+    });
+}
+
+/// Removes every response header that is not object metadata, and `aws-chunked` from
+/// `content-encoding` (s3s-fs stores it on objects uploaded with aws-chunked bodies).
+pub fn filter_response(resp: &mut ResponseHeader) {
+    let drop: Vec<http::HeaderName> = resp
+        .headers
+        .keys()
+        .filter(|n| !RESPONSE_ALLOW.contains(&n.as_str()) && !is_user_metadata(n.as_str()))
+        .cloned()
+        .collect();
+    for name in drop {
+        resp.remove_header(&name);
+    }
+    strip_aws_chunked(resp.headers.get("content-encoding").cloned(), |v| match v {
+        Some(v) => {
+            let _ = resp.insert_header("content-encoding", v);
+        }
+        None => {
+            resp.remove_header("content-encoding");
+        }
+    });
+}
+
+/// Calls `set` with the encoding list minus `aws-chunked` when that token was present.
+fn strip_aws_chunked(value: Option<http::HeaderValue>, set: impl FnOnce(Option<String>)) {
+    let Some(value) = value else { return };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let tokens: Vec<&str> = text.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    if !tokens.iter().any(|t| t.eq_ignore_ascii_case("aws-chunked")) {
+        return;
+    }
+    let rest: Vec<&str> = tokens
+        .into_iter()
+        .filter(|t| !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    set((!rest.is_empty()).then(|| rest.join(", ")));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_credentials_are_dropped() {
+        let mut req = RequestHeader::build("GET", b"/x", None).unwrap();
+        for (k, v) in [
+            ("authorization", "Bearer secret"),
+            ("cookie", "session=secret"),
+            ("proxy-authorization", "Basic c2VjcmV0"),
+            ("x-amz-security-token", "t"),
+            ("x-amz-date", "20200101T000000Z"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ("x-forwarded-for", "1.2.3.4"),
+            ("range", "bytes=0-1"),
+            ("x-amz-meta-color", "blue"),
+            ("content-encoding", "aws-chunked"),
+        ] {
+            req.insert_header(k, v).unwrap();
+        }
+        filter_request(&mut req);
+        let mut names: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["range", "x-amz-meta-color"]);
+    }
+
+    #[test]
+    fn response_ids_are_dropped() {
+        let mut resp = ResponseHeader::build(200, None).unwrap();
+        for (k, v) in [
+            ("x-amz-request-id", "abc"),
+            ("x-amz-id-2", "def"),
+            ("server", "AmazonS3"),
+            ("etag", "\"e\""),
+            ("content-encoding", "aws-chunked, gzip"),
+            ("x-amz-meta-color", "blue"),
+        ] {
+            resp.insert_header(k, v).unwrap();
+        }
+        filter_response(&mut resp);
+        assert!(resp.headers.get("x-amz-request-id").is_none());
+        assert!(resp.headers.get("x-amz-id-2").is_none());
+        assert!(resp.headers.get("server").is_none());
+        assert_eq!(resp.headers["etag"], "\"e\"");
+        assert_eq!(resp.headers["content-encoding"], "gzip");
+        assert_eq!(resp.headers["x-amz-meta-color"], "blue");
+    }
+}

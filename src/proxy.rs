@@ -1,0 +1,286 @@
+//! The Pingora `ProxyHttp` implementation. It only delegates: each phase calls the module that
+//! owns that step, so the whole life of a request reads on one screen.
+//!
+//! | phase | owner |
+//! |---|---|
+//! | `request_filter` | [`crate::health`], [`crate::route`], [`crate::frontend::files`] |
+//! | `upstream_peer` | [`crate::upstream::pool`] |
+//! | `upstream_request_filter` | [`crate::header_policy`], [`crate::s3::sign`] |
+//! | `upstream_response_filter`, `response_body_filter` | [`crate::frontend::upstream_errors`], [`crate::header_policy`] |
+//! | `fail_to_connect`, `fail_to_proxy` | [`crate::failure`] |
+//! | `logging` | [`crate::access_log`] |
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorType, Result};
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+
+use crate::access_log;
+use crate::failure;
+use crate::frontend::files::{self, ClientRequest};
+use crate::frontend::upstream_errors::{self, MappedError};
+use crate::gateway::Gateway;
+use crate::header_policy;
+use crate::health;
+use crate::reply::{self, Reject};
+use crate::s3::sign::{encode_key_path, normalize_query, UNSIGNED_PAYLOAD};
+use crate::upstream::Pool;
+
+/// The most bytes of an upstream error body kept to find its S3 error code.
+const ERROR_BODY_CAP: usize = 4096;
+
+/// Per-request state shared by the phases.
+pub struct RequestCtx {
+    pub start: Instant,
+    /// Index of the matched route.
+    pub route: Option<usize>,
+    pub object: Option<files::ObjectRequest>,
+    pub pool: Option<Arc<Pool>>,
+    pub upstream_host: Option<String>,
+    pub upstream_start: Option<Instant>,
+    /// Time from choosing a backend to its response head.
+    pub upstream_ms: Option<u128>,
+    /// Set when the upstream answered an error that the client sees rewritten.
+    pub error: Option<ErrorRewrite>,
+    pub connect_attempts: usize,
+}
+
+/// An upstream error being replaced by our own body.
+pub struct ErrorRewrite {
+    pub upstream_status: u16,
+    pub mapped: MappedError,
+    /// The start of the upstream body, for the log.
+    pub upstream_body: Vec<u8>,
+    pub sent: bool,
+}
+
+pub struct Proxy {
+    pub gateway: Arc<Gateway>,
+}
+
+#[async_trait]
+impl ProxyHttp for Proxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            start: Instant::now(),
+            route: None,
+            object: None,
+            pool: None,
+            upstream_host: None,
+            upstream_start: None,
+            upstream_ms: None,
+            error: None,
+            connect_attempts: 0,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if health::handle(session, &self.gateway).await? {
+            return Ok(true);
+        }
+        match self.plan(session, ctx) {
+            Ok(()) => Ok(false),
+            Err(reject) => {
+                reply::send_reject(session, &reject).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
+        let (Some(route), Some(pool)) = (ctx.route, ctx.pool.as_ref()) else {
+            return Err(Error::explain(ErrorType::InternalError, "no route planned"));
+        };
+        ctx.connect_attempts += 1;
+        let bucket = &self.gateway.config.routes[route].bucket;
+        let target = pool.pick(bucket).ok_or_else(|| {
+            Error::explain(
+                ErrorType::HTTPStatus(503),
+                format!("upstream {}: no healthy backend", pool.name),
+            )
+        })?;
+        ctx.upstream_host = Some(target.host);
+        ctx.upstream_start = Some(Instant::now());
+        Ok(target.peer)
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let (Some(route), Some(obj), Some(pool), Some(host)) = (
+            ctx.route,
+            ctx.object.as_ref(),
+            ctx.pool.as_ref(),
+            ctx.upstream_host.as_ref(),
+        ) else {
+            return Err(Error::explain(ErrorType::InternalError, "no upstream planned"));
+        };
+        let bucket = &self.gateway.config.routes[route].bucket;
+        let mut target = pool.object_path(bucket, &encode_key_path(&obj.key));
+        let query = normalize_query(&obj.query);
+        if !query.is_empty() {
+            target.push('?');
+            target.push_str(&query);
+        }
+        let uri = http::Uri::try_from(target)
+            .map_err(|e| Error::because(ErrorType::InternalError, "building upstream uri", e))?;
+        req.set_uri(uri);
+        header_policy::filter_request(req);
+        req.insert_header("host", host.as_str())?;
+        pool.signer.sign(req, UNSIGNED_PAYLOAD, SystemTime::now());
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let status = resp.status.as_u16();
+        if status < 200 {
+            return Ok(());
+        }
+        ctx.upstream_ms = ctx.upstream_start.map(|t| t.elapsed().as_millis());
+        if status < 300 || status == 304 {
+            header_policy::filter_response(resp);
+            return Ok(());
+        }
+        let mapped = upstream_errors::map_status(status);
+        *resp = error_head(&mapped)?;
+        ctx.error = Some(ErrorRewrite {
+            upstream_status: status,
+            mapped,
+            upstream_body: Vec::new(),
+            sent: false,
+        });
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        let Some(rewrite) = ctx.error.as_mut() else {
+            return Ok(None);
+        };
+        if let Some(chunk) = body.take() {
+            let room = ERROR_BODY_CAP.saturating_sub(rewrite.upstream_body.len());
+            rewrite
+                .upstream_body
+                .extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        if end_of_stream && !rewrite.sent && session.req_header().method != http::Method::HEAD {
+            rewrite.sent = true;
+            *body = Some(rewrite.mapped.body.clone());
+        } else {
+            *body = Some(Bytes::new());
+        }
+        Ok(None)
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let endpoints = ctx.pool.as_ref().map_or(1, |p| p.endpoint_count);
+        if ctx.connect_attempts < endpoints {
+            e.set_retry(true);
+        }
+        e
+    }
+
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        _ctx: &mut RequestCtx,
+    ) -> FailToProxy {
+        failure::respond(session, e).await
+    }
+
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
+        failure::is_client_gone(e)
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        if let (Some(rewrite), Some(pool)) = (ctx.error.as_ref(), ctx.pool.as_ref()) {
+            if rewrite.mapped.our_fault {
+                let code = upstream_errors::s3_error_code(&rewrite.upstream_body);
+                upstream_errors::report_our_fault(&pool.name, rewrite.upstream_status, code.as_deref());
+            }
+        }
+        if self.gateway.config.server.access_log {
+            access_log::log(session, e, ctx, &self.gateway);
+        }
+    }
+}
+
+impl Proxy {
+    /// Matches the route and plans the object operation, storing both in `ctx`.
+    fn plan(&self, session: &Session, ctx: &mut RequestCtx) -> Result<(), Reject> {
+        let req = session.req_header();
+        let host = req
+            .headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri.host())
+            .unwrap_or("");
+        let raw = req.raw_path();
+        let path_end = raw.iter().position(|&b| b == b'?').unwrap_or(raw.len());
+        let path = std::str::from_utf8(&raw[..path_end])
+            .map_err(|_| Reject::bad_request("invalid_key", "path is not valid UTF-8"))?;
+        let (index, rest) = self
+            .gateway
+            .routes
+            .find(host, path)
+            .ok_or_else(|| Reject::new(404, "no_route", "no route serves this path"))?;
+        ctx.route = Some(index);
+        let rest_start = path.len() - rest.len();
+        let client = ClientRequest {
+            method: req.method.as_str(),
+            rest: &raw[rest_start..],
+            content_length: req
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok()),
+            chunked: req.headers.contains_key(http::header::TRANSFER_ENCODING),
+        };
+        let route = &self.gateway.config.routes[index];
+        ctx.object = Some(files::plan(route, &client)?);
+        ctx.pool = Some(self.gateway.route_pools[index].clone());
+        Ok(())
+    }
+}
+
+/// The response head that replaces an upstream error: only our status, body type and length.
+fn error_head(mapped: &MappedError) -> Result<ResponseHeader> {
+    let mut head = ResponseHeader::build(mapped.status, Some(4))?;
+    head.insert_header("content-type", "application/json")?;
+    head.insert_header("content-length", mapped.body.len().to_string())?;
+    head.insert_header("cache-control", "no-store")?;
+    if let Some(secs) = mapped.retry_after {
+        head.insert_header("retry-after", secs)?;
+    }
+    Ok(head)
+}

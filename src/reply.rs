@@ -1,0 +1,94 @@
+//! Answers that bucketgate writes itself: short JSON errors and the health endpoints.
+//!
+//! A client never sees an internal error text or an upstream's XML with its request ids: every
+//! locally generated answer is `{"error": CODE, "message": TEXT}` with a matching status.
+
+use bytes::Bytes;
+use pingora_error::Result;
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
+
+/// A request refused before anything went upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra response headers, such as `Allow` or `Retry-After`.
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl Reject {
+    pub fn new(status: u16, code: &'static str, message: &str) -> Reject {
+        Reject {
+            status,
+            code,
+            message: message.to_string(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: &str) -> Reject {
+        Reject::new(400, code, message)
+    }
+
+    pub fn method_not_allowed(allow: &str) -> Reject {
+        let mut r = Reject::new(
+            405,
+            "method_not_allowed",
+            &format!("this route allows {allow}"),
+        );
+        r.headers.push(("allow", allow.to_string()));
+        r
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: &str) -> Reject {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Bytes {
+        json_error(self.code, &self.message)
+    }
+}
+
+/// `{"error":CODE,"message":TEXT}` as bytes.
+pub fn json_error(code: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "error": code, "message": message }).to_string())
+}
+
+/// Writes `reject` as the whole response. Safe to call only before any response byte was sent.
+pub async fn send_reject(session: &mut Session, reject: &Reject) -> Result<()> {
+    let extra: Vec<(&str, &str)> = reject
+        .headers
+        .iter()
+        .map(|(k, v)| (*k, v.as_str()))
+        .collect();
+    send(session, reject.status, "application/json", reject.body(), &extra).await
+}
+
+/// Writes a complete small response with `Content-Length`.
+pub async fn send(
+    session: &mut Session,
+    status: u16,
+    content_type: &str,
+    body: Bytes,
+    extra: &[(&str, &str)],
+) -> Result<()> {
+    let mut resp = ResponseHeader::build(status, Some(4 + extra.len()))?;
+    resp.insert_header("content-type", content_type)?;
+    resp.insert_header("content-length", body.len().to_string())?;
+    resp.insert_header("cache-control", "no-store")?;
+    for (k, v) in extra {
+        resp.insert_header(k.to_string(), *v)?;
+    }
+    let is_head = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(resp), is_head)
+        .await?;
+    if !is_head {
+        session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
+}

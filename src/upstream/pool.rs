@@ -1,0 +1,161 @@
+//! A pool of S3 endpoints behind one load balancer, with the signer for its credentials.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pingora_core::services::background::{background_service, GenBackgroundService};
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_load_balancing::health_check::TcpHealthCheck;
+use pingora_load_balancing::selection::RoundRobin;
+use pingora_load_balancing::{Backend, Backends, LoadBalancer};
+
+use super::discovery::DnsDiscovery;
+use crate::config::model::{Addressing, Endpoint, Scheme, Upstream};
+use crate::s3::sign::Signer;
+
+/// How often names are re-resolved.
+const RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// One configured upstream, ready to take requests.
+pub struct Pool {
+    pub name: String,
+    lb: Arc<LoadBalancer<RoundRobin>>,
+    tls: bool,
+    addressing: Addressing,
+    pub signer: Signer,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    write_timeout: Duration,
+    /// Number of configured endpoints: the most connect attempts one request makes.
+    pub endpoint_count: usize,
+}
+
+/// The chosen backend for one request, with the `Host` header that goes with it.
+pub struct Target {
+    pub peer: Box<HttpPeer>,
+    pub host: String,
+}
+
+impl Pool {
+    /// Builds the pool and the background service that resolves and health-checks it. The
+    /// service must be added to the server, or the pool never gets backends.
+    pub fn new(name: &str, cfg: &Upstream) -> (Pool, GenBackgroundService<LoadBalancer<RoundRobin>>) {
+        let creds = cfg
+            .credentials
+            .as_ref()
+            .expect("config loading fills in credentials");
+        let discovery = DnsDiscovery {
+            pool: name.to_string(),
+            endpoints: cfg.endpoints.clone(),
+        };
+        let mut lb = LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(discovery)));
+        let mut hc = TcpHealthCheck::new();
+        hc.peer_template.options.connection_timeout =
+            Some(Duration::from_millis(cfg.connect_timeout_ms));
+        lb.set_health_check(hc);
+        lb.health_check_frequency = Some(Duration::from_secs(cfg.health_check_interval_seconds));
+        lb.update_frequency = Some(RESOLVE_INTERVAL);
+        let service = background_service(&format!("upstream {name}"), lb);
+        let pool = Pool {
+            name: name.to_string(),
+            lb: service.task(),
+            tls: cfg.scheme == Scheme::Https,
+            addressing: cfg.addressing,
+            signer: Signer::new(
+                &creds.access_key_id,
+                &creds.secret_access_key,
+                creds.session_token.as_deref(),
+                &cfg.region,
+            ),
+            connect_timeout: Duration::from_millis(cfg.connect_timeout_ms),
+            read_timeout: Duration::from_millis(cfg.read_timeout_ms),
+            write_timeout: Duration::from_millis(cfg.write_timeout_ms),
+            endpoint_count: cfg.endpoints.len(),
+        };
+        (pool, service)
+    }
+
+    /// True when at least one backend is resolved and passes its health check.
+    pub fn is_usable(&self) -> bool {
+        let backends = self.lb.backends();
+        backends.get_backend().iter().any(|b| backends.ready(b))
+    }
+
+    /// Picks a healthy backend and builds the peer for a request to `bucket`.
+    pub fn pick(&self, bucket: &str) -> Option<Target> {
+        let backend = self.lb.select(b"", 256)?;
+        Some(self.target(&backend, bucket))
+    }
+
+    fn target(&self, backend: &Backend, bucket: &str) -> Target {
+        let ep = backend
+            .ext
+            .get::<Endpoint>()
+            .cloned()
+            .unwrap_or_else(|| Endpoint {
+                host: backend.addr.to_string(),
+                port: 0,
+            });
+        let default_port = if self.tls { 443 } else { 80 };
+        let name = match self.addressing {
+            Addressing::Path => ep.host.clone(),
+            Addressing::Virtual => format!("{bucket}.{}", ep.host),
+        };
+        let host = if ep.port == default_port {
+            bracket_v6(&name)
+        } else {
+            format!("{}:{}", bracket_v6(&name), ep.port)
+        };
+        let mut peer = Box::new(HttpPeer::new(backend.addr.clone(), self.tls, name));
+        peer.options.connection_timeout = Some(self.connect_timeout);
+        peer.options.read_timeout = Some(self.read_timeout);
+        peer.options.write_timeout = Some(self.write_timeout);
+        Target { peer, host }
+    }
+
+    /// The upstream request path for `key` (already encoded) in `bucket`.
+    pub fn object_path(&self, bucket: &str, encoded_key: &str) -> String {
+        match self.addressing {
+            Addressing::Path => format!("/{bucket}/{encoded_key}"),
+            Addressing::Virtual => format!("/{encoded_key}"),
+        }
+    }
+}
+
+fn bracket_v6(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+/// Every pool of the config, by name, plus the background services that keep them fresh.
+pub struct Pools {
+    pub by_name: BTreeMap<String, Arc<Pool>>,
+}
+
+impl Pools {
+    pub fn new(
+        upstreams: &BTreeMap<String, Upstream>,
+    ) -> (Pools, Vec<GenBackgroundService<LoadBalancer<RoundRobin>>>) {
+        let mut by_name = BTreeMap::new();
+        let mut services = Vec::new();
+        for (name, cfg) in upstreams {
+            let (pool, service) = Pool::new(name, cfg);
+            by_name.insert(name.clone(), Arc::new(pool));
+            services.push(service);
+        }
+        (Pools { by_name }, services)
+    }
+
+    /// Names of pools with no usable backend; empty when all are ready.
+    pub fn unready(&self) -> Vec<&str> {
+        self.by_name
+            .values()
+            .filter(|p| !p.is_usable())
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+}
