@@ -77,6 +77,8 @@ fn serve_s3(root: std::path::PathBuf, listener: StdListener) {
             let Ok((socket, _)) = listener.accept().await else {
                 continue;
             };
+            // Without it, small responses stall ~40 ms on delayed ACKs.
+            let _ = socket.set_nodelay(true);
             let conn = http
                 .serve_connection(TokioIo::new(socket), service.clone())
                 .into_owned();
