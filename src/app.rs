@@ -55,7 +55,11 @@ pub fn build(cfg: Config, flags: RunFlags) -> Server {
     server.bootstrap();
 
     let (pools, pool_services) = Pools::new(&cfg.upstreams);
-    let listeners: Vec<String> = cfg.listeners.iter().map(|l| l.address.0.to_string()).collect();
+    let listeners: Vec<String> = cfg
+        .listeners
+        .iter()
+        .map(|l| l.address.0.to_string())
+        .collect();
     let gateway = Arc::new(Gateway::new(cfg, pools));
 
     let mut proxy = pingora_proxy::http_proxy_service_with_name(

@@ -23,18 +23,20 @@ pub fn reject_for(e: &Error) -> Option<Reject> {
         return None;
     }
     Some(match e.etype() {
-        HTTPStatus(503) => Reject::new(503, "upstream_unavailable", "no healthy storage backend")
-            .with_header("retry-after", "1"),
         HTTPStatus(code) => Reject::new(*code, "error", "the request failed"),
-        ConnectTimedout | ReadTimedout | WriteTimedout => {
-            Reject::new(504, "upstream_timeout", "the storage did not answer in time")
-        }
+        ConnectTimedout | ReadTimedout | WriteTimedout => Reject::new(
+            504,
+            "upstream_timeout",
+            "the storage did not answer in time",
+        ),
         _ if e.esource() == &ErrorSource::Downstream => {
             Reject::bad_request("bad_request", "the request could not be read")
         }
-        _ if e.esource() == &ErrorSource::Upstream => {
-            Reject::new(502, "upstream_unreachable", "the storage could not be reached")
-        }
+        _ if e.esource() == &ErrorSource::Upstream => Reject::new(
+            502,
+            "upstream_unreachable",
+            "the storage could not be reached",
+        ),
         _ => Reject::new(500, "internal_error", "the gateway failed; see its log"),
     })
 }

@@ -100,7 +100,11 @@ pub fn filter_response(resp: &mut ResponseHeader) {
 fn strip_aws_chunked(value: Option<http::HeaderValue>, set: impl FnOnce(Option<String>)) {
     let Some(value) = value else { return };
     let text = String::from_utf8_lossy(value.as_bytes());
-    let tokens: Vec<&str> = text.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+    let tokens: Vec<&str> = text
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
     if !tokens.iter().any(|t| t.eq_ignore_ascii_case("aws-chunked")) {
         return;
     }

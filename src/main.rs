@@ -2,7 +2,7 @@
 //! `nginx -t`. Both load the config the same way and print every problem with file, line and
 //! column; `run` never starts half-configured.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -14,7 +14,11 @@ use bucketgate::config;
 const DEFAULT_CONFIG: &str = "/etc/bucketgate/bucketgate.yaml";
 
 #[derive(Parser)]
-#[command(name = "bucketgate", version, about = "An authenticating, re-signing proxy for S3 and Ceph RGW buckets")]
+#[command(
+    name = "bucketgate",
+    version,
+    about = "An authenticating, re-signing proxy for S3 and Ceph RGW buckets"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -59,7 +63,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load_or_report(path: &PathBuf) -> Option<config::Config> {
+fn load_or_report(path: &Path) -> Option<config::Config> {
     match config::load(path) {
         Ok(cfg) => Some(cfg),
         Err(problems) => {
@@ -77,7 +81,7 @@ fn load_or_report(path: &PathBuf) -> Option<config::Config> {
     }
 }
 
-fn check(path: &PathBuf) -> ExitCode {
+fn check(path: &Path) -> ExitCode {
     match load_or_report(path) {
         Some(cfg) => {
             eprintln!(
@@ -98,7 +102,11 @@ fn run(args: RunArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     init_logging(&cfg.server.log_level);
-    log::info!("bucketgate {} starting with {}", env!("CARGO_PKG_VERSION"), args.conf.display());
+    log::info!(
+        "bucketgate {} starting with {}",
+        env!("CARGO_PKG_VERSION"),
+        args.conf.display()
+    );
     let server = app::build(
         cfg,
         RunFlags {

@@ -16,7 +16,7 @@ use std::time::{Instant, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pingora_core::upstreams::peer::HttpPeer;
-use pingora_error::{Error, ErrorType, Result};
+use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
@@ -104,10 +104,13 @@ impl ProxyHttp for Proxy {
         };
         ctx.connect_attempts += 1;
         let bucket = &self.gateway.config.routes[route].bucket;
+        // Like nginx's "no live upstreams": a 502, while /readyz says which pool is down.
         let target = pool.pick(bucket).ok_or_else(|| {
-            Error::explain(
-                ErrorType::HTTPStatus(503),
-                format!("upstream {}: no healthy backend", pool.name),
+            Error::create(
+                ErrorType::ConnectNoRoute,
+                ErrorSource::Upstream,
+                Some(format!("upstream {}: no healthy backend", pool.name).into()),
+                None,
             )
         })?;
         ctx.upstream_host = Some(target.host);
@@ -127,7 +130,10 @@ impl ProxyHttp for Proxy {
             ctx.pool.as_ref(),
             ctx.upstream_host.as_ref(),
         ) else {
-            return Err(Error::explain(ErrorType::InternalError, "no upstream planned"));
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "no upstream planned",
+            ));
         };
         let bucket = &self.gateway.config.routes[route].bucket;
         let mut target = pool.object_path(bucket, &encode_key_path(&obj.key));
@@ -227,7 +233,11 @@ impl ProxyHttp for Proxy {
         if let (Some(rewrite), Some(pool)) = (ctx.error.as_ref(), ctx.pool.as_ref()) {
             if rewrite.mapped.our_fault {
                 let code = upstream_errors::s3_error_code(&rewrite.upstream_body);
-                upstream_errors::report_our_fault(&pool.name, rewrite.upstream_status, code.as_deref());
+                upstream_errors::report_our_fault(
+                    &pool.name,
+                    rewrite.upstream_status,
+                    code.as_deref(),
+                );
             }
         }
         if self.gateway.config.server.access_log {

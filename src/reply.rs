@@ -42,11 +42,6 @@ impl Reject {
         r
     }
 
-    pub fn with_header(mut self, name: &'static str, value: &str) -> Reject {
-        self.headers.push((name, value.to_string()));
-        self
-    }
-
     /// The JSON body.
     pub fn body(&self) -> Bytes {
         json_error(self.code, &self.message)
@@ -65,7 +60,14 @@ pub async fn send_reject(session: &mut Session, reject: &Reject) -> Result<()> {
         .iter()
         .map(|(k, v)| (*k, v.as_str()))
         .collect();
-    send(session, reject.status, "application/json", reject.body(), &extra).await
+    send(
+        session,
+        reject.status,
+        "application/json",
+        reject.body(),
+        &extra,
+    )
+    .await
 }
 
 /// Writes a complete small response with `Content-Length`.

@@ -1,5 +1,16 @@
 //! Loading and validating `bucketgate.yaml`: every problem is reported with file, line and column.
 
+mod credentials;
+mod interpolate;
+mod load;
+mod locate;
 pub mod model;
+mod path;
+mod problem;
+mod suggest;
+mod typed;
+mod validate;
 
+pub use load::{load, load_str};
 pub use model::Config;
+pub use problem::Problem;

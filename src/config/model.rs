@@ -128,7 +128,10 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("access_key_id", &self.access_key_id)
             .field("secret_access_key", &"<redacted>")
-            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -276,7 +279,8 @@ impl fmt::Display for Endpoint {
 impl Endpoint {
     /// Parses `host:port` or `[v6]:port`.
     pub fn parse(s: &str) -> Result<Endpoint, String> {
-        let bad = || format!("invalid endpoint {s:?}: expected host:port, for example 127.0.0.1:9000");
+        let bad =
+            || format!("invalid endpoint {s:?}: expected host:port, for example 127.0.0.1:9000");
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
             let (h, p) = rest.split_once("]:").ok_or_else(bad)?;
             (h, p)
@@ -332,7 +336,8 @@ impl ByteSize {
         let t = s.trim();
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
-        let bad = || format!("invalid size {s:?}: expected bytes or a number with a unit such as 64MiB");
+        let bad =
+            || format!("invalid size {s:?}: expected bytes or a number with a unit such as 64MiB");
         let n: u64 = num.parse().map_err(|_| bad())?;
         let mult: u64 = match unit.trim() {
             "" | "B" => 1,
@@ -382,10 +387,21 @@ mod tests {
     fn endpoints_parse() {
         assert_eq!(
             Endpoint::parse("s3.example.com:443").unwrap(),
-            Endpoint { host: "s3.example.com".into(), port: 443 }
+            Endpoint {
+                host: "s3.example.com".into(),
+                port: 443
+            }
         );
         assert_eq!(Endpoint::parse("[::1]:9000").unwrap().host, "::1");
-        for bad in ["nohost", ":80", "a:0", "a:99999", "http://a:80", "::1:80", "a b:80"] {
+        for bad in [
+            "nohost",
+            ":80",
+            "a:0",
+            "a:99999",
+            "http://a:80",
+            "::1:80",
+            "a b:80",
+        ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad} should be rejected");
         }
     }

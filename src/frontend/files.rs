@@ -51,7 +51,10 @@ pub fn plan(route: &Route, req: &ClientRequest) -> Result<ObjectRequest, Reject>
     let raw_key = std::str::from_utf8(raw_key)
         .map_err(|_| Reject::bad_request("invalid_key", "path is not valid UTF-8"))?;
     if raw_key.is_empty() {
-        return Err(Reject::bad_request("invalid_key", "the path names no object key"));
+        return Err(Reject::bad_request(
+            "invalid_key",
+            "the path names no object key",
+        ));
     }
     let decoded = decode_key(raw_key, route.allow_encoded_slash)
         .map_err(|e| Reject::bad_request("invalid_key", e.message()))?;
@@ -115,7 +118,10 @@ fn check_body(route: &Route, req: &ClientRequest) -> Result<(), Reject> {
             return Err(Reject::new(
                 413,
                 "payload_too_large",
-                &format!("the body is {len} bytes; this route accepts at most {}", max.0),
+                &format!(
+                    "the body is {len} bytes; this route accepts at most {}",
+                    max.0
+                ),
             ));
         }
     }
@@ -165,8 +171,13 @@ mod tests {
 
     #[test]
     fn rewrite_applies_and_is_rechecked() {
-        let r = route(r#", rewrite: [{match: '\.bam\.bai$', replace: '.bai'}, {match: '^evil$', replace: '../x'}]"#);
-        assert_eq!(plan(&r, &req("GET", "x.bam.bai", None)).unwrap().key, "pub/x.bai");
+        let r = route(
+            r#", rewrite: [{match: '\.bam\.bai$', replace: '.bai'}, {match: '^evil$', replace: '../x'}]"#,
+        );
+        assert_eq!(
+            plan(&r, &req("GET", "x.bam.bai", None)).unwrap().key,
+            "pub/x.bai"
+        );
         let e = plan(&r, &req("GET", "evil", None)).unwrap_err();
         assert_eq!(e.status, 400);
     }
@@ -180,8 +191,14 @@ mod tests {
         let mut chunked = req("PUT", "k", None);
         chunked.chunked = true;
         assert_eq!(plan(&r, &chunked).unwrap_err().status, 411);
-        assert_eq!(plan(&r, &req("PUT", "k", Some("11"))).unwrap_err().status, 413);
-        assert_eq!(plan(&r, &req("PUT", "k", Some("x"))).unwrap_err().status, 400);
+        assert_eq!(
+            plan(&r, &req("PUT", "k", Some("11"))).unwrap_err().status,
+            413
+        );
+        assert_eq!(
+            plan(&r, &req("PUT", "k", Some("x"))).unwrap_err().status,
+            400
+        );
         assert!(plan(&r, &req("PUT", "k", Some("10"))).is_ok());
     }
 
@@ -189,7 +206,11 @@ mod tests {
     fn query_is_filtered() {
         let p = plan(
             &route(""),
-            &req("GET", "k?acl&response-content-type=text%2Fplain&versionId=1", None),
+            &req(
+                "GET",
+                "k?acl&response-content-type=text%2Fplain&versionId=1",
+                None,
+            ),
         )
         .unwrap();
         assert_eq!(p.query, "response-content-type=text%2Fplain");
@@ -198,7 +219,10 @@ mod tests {
 
     #[test]
     fn empty_and_non_utf8_keys() {
-        assert_eq!(plan(&route(""), &req("GET", "", None)).unwrap_err().status, 400);
+        assert_eq!(
+            plan(&route(""), &req("GET", "", None)).unwrap_err().status,
+            400
+        );
         let bad = ClientRequest {
             method: "GET",
             rest: b"a\xffb",
@@ -211,7 +235,15 @@ mod tests {
     #[test]
     fn health_key_is_flagged() {
         let r = route(", health_key: 'health.txt'");
-        assert!(plan(&r, &req("GET", "health.txt", None)).unwrap().is_health_key);
-        assert!(!plan(&r, &req("GET", "other.txt", None)).unwrap().is_health_key);
+        assert!(
+            plan(&r, &req("GET", "health.txt", None))
+                .unwrap()
+                .is_health_key
+        );
+        assert!(
+            !plan(&r, &req("GET", "other.txt", None))
+                .unwrap()
+                .is_health_key
+        );
     }
 }

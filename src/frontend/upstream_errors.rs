@@ -28,14 +28,49 @@ pub struct MappedError {
 /// Maps an upstream status of 300 or more (except 304) to the client's answer.
 pub fn map_status(upstream: u16) -> MappedError {
     let (status, code, msg, our_fault) = match upstream {
-        400 => (400, "bad_request", "the storage rejected the request", false),
+        400 => (
+            400,
+            "bad_request",
+            "the storage rejected the request",
+            false,
+        ),
         404 => (404, "not_found", "no such object", false),
-        405 => (405, "method_not_allowed", "the storage does not allow this method on this object", false),
-        409 => (409, "conflict", "the object is being changed by another request", false),
-        411 => (411, "length_required", "a Content-Length header is required", false),
-        412 => (412, "precondition_failed", "a precondition (If-Match, If-Unmodified-Since) failed", false),
-        413 => (413, "payload_too_large", "the body is too large for the storage", false),
-        416 => (416, "range_not_satisfiable", "the requested range is outside the object", false),
+        405 => (
+            405,
+            "method_not_allowed",
+            "the storage does not allow this method on this object",
+            false,
+        ),
+        409 => (
+            409,
+            "conflict",
+            "the object is being changed by another request",
+            false,
+        ),
+        411 => (
+            411,
+            "length_required",
+            "a Content-Length header is required",
+            false,
+        ),
+        412 => (
+            412,
+            "precondition_failed",
+            "a precondition (If-Match, If-Unmodified-Since) failed",
+            false,
+        ),
+        413 => (
+            413,
+            "payload_too_large",
+            "the body is too large for the storage",
+            false,
+        ),
+        416 => (
+            416,
+            "range_not_satisfiable",
+            "the requested range is outside the object",
+            false,
+        ),
         503 => (503, "slow_down", "the storage is busy; retry later", false),
         403 | 301 | 302 | 307 | 308 => (
             502,
@@ -44,7 +79,12 @@ pub fn map_status(upstream: u16) -> MappedError {
             true,
         ),
         500..=599 => (502, "upstream_error", "the storage failed to answer", false),
-        _ => (502, "upstream_error", "the storage gave an unexpected answer", true),
+        _ => (
+            502,
+            "upstream_error",
+            "the storage gave an unexpected answer",
+            true,
+        ),
     };
     MappedError {
         status,
@@ -81,7 +121,9 @@ pub fn report_our_fault(pool: &str, status: u16, code: Option<&str>) {
         "RequestTimeTooSkewed" => "this host's clock is off by more than 15 minutes",
         "AccessDenied" => "the upstream credentials lack permission on this bucket or key",
         "ExpiredToken" | "InvalidToken" => "the upstream session token is expired or invalid",
-        "PermanentRedirect" | "TemporaryRedirect" => "the bucket lives in another region or endpoint",
+        "PermanentRedirect" | "TemporaryRedirect" => {
+            "the bucket lives in another region or endpoint"
+        }
         _ => "check the upstream endpoint, region and credentials",
     };
     if first {

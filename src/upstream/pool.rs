@@ -40,7 +40,10 @@ pub struct Target {
 impl Pool {
     /// Builds the pool and the background service that resolves and health-checks it. The
     /// service must be added to the server, or the pool never gets backends.
-    pub fn new(name: &str, cfg: &Upstream) -> (Pool, GenBackgroundService<LoadBalancer<RoundRobin>>) {
+    pub fn new(
+        name: &str,
+        cfg: &Upstream,
+    ) -> (Pool, GenBackgroundService<LoadBalancer<RoundRobin>>) {
         let creds = cfg
             .credentials
             .as_ref()

@@ -1,0 +1,323 @@
+//! Checks that need the typed values: names that must refer to each other, values with rules
+//! of their own (bucket names, key prefixes), and settings that must be positive or unique.
+//!
+//! The checks run on whatever typed successfully, so one broken route does not hide what is
+//! wrong with the others. Counts ("at least one route") use the number of entries written.
+
+use std::collections::HashMap;
+
+use super::model::{Listener, Route, ServerConfig, Upstream};
+use super::path::Path;
+use super::problem::Reporter;
+use super::suggest;
+
+const LOG_LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+
+pub fn check_server(server: &ServerConfig, r: &mut Reporter) {
+    let at = Path::root().key("server");
+    if !LOG_LEVELS.contains(&server.log_level.as_str()) {
+        r.at(
+            &at.key("log_level"),
+            format!(
+                "unknown log level {:?}: use one of {}",
+                server.log_level,
+                LOG_LEVELS.join(", ")
+            ),
+        );
+    }
+    if server.threads == Some(0) {
+        r.at(
+            &at.key("threads"),
+            "must be at least 1 (omit it for one thread per CPU)",
+        );
+    }
+}
+
+/// `listeners` holds the entries that typed, with their index; `written` counts all of them
+/// (`None`: unknown, the section was not a list).
+pub fn check_listeners(listeners: &[(usize, Listener)], written: Option<usize>, r: &mut Reporter) {
+    let at = Path::root().key("listeners");
+    if written == Some(0) {
+        r.at(
+            &at,
+            "at least one listener is needed, for example `- address: 0.0.0.0:8080`",
+        );
+    }
+    let mut seen: HashMap<std::net::SocketAddr, usize> = HashMap::new();
+    for (i, l) in listeners {
+        if let Some(first) = seen.get(&l.address.0) {
+            let line = r.line_of(&at.index(*first));
+            r.at(
+                &at.index(*i).key("address"),
+                format!("{} is already a listener (line {line})", l.address.0),
+            );
+        } else {
+            seen.insert(l.address.0, *i);
+        }
+    }
+}
+
+pub fn check_upstreams(upstreams: &[(String, Upstream)], written: Option<usize>, r: &mut Reporter) {
+    let at = Path::root().key("upstreams");
+    if written == Some(0) {
+        r.at(&at, "at least one upstream is needed");
+    }
+    for (name, u) in upstreams {
+        let at = at.key(name.clone());
+        if u.endpoints.is_empty() {
+            r.at(
+                &at.key("endpoints"),
+                format!(
+                    "upstream `{name}` needs at least one endpoint, for example [127.0.0.1:9000]"
+                ),
+            );
+        }
+        if u.region.trim().is_empty() {
+            r.at(
+                &at.key("region"),
+                "must not be empty, for example us-east-1",
+            );
+        }
+        for (field, value) in [
+            ("connect_timeout_ms", u.connect_timeout_ms),
+            ("read_timeout_ms", u.read_timeout_ms),
+            ("write_timeout_ms", u.write_timeout_ms),
+            (
+                "health_check_interval_seconds",
+                u.health_check_interval_seconds,
+            ),
+        ] {
+            if value == 0 {
+                r.at(&at.key(field), "must be greater than 0");
+            }
+        }
+    }
+}
+
+/// `upstream_names` are all the names under `upstreams`, including ones that did not type,
+/// so a route is not blamed for its upstream's own mistake (`None`: unknown, skip the check).
+pub fn check_routes(
+    routes: &[(usize, Route)],
+    written: Option<usize>,
+    upstream_names: Option<&[String]>,
+    r: &mut Reporter,
+) {
+    let at = Path::root().key("routes");
+    if written == Some(0) {
+        r.at(&at, "at least one route is needed");
+    }
+    let mut names: HashMap<String, usize> = HashMap::new();
+    let mut matches: HashMap<(Option<String>, String), usize> = HashMap::new();
+    for (i, route) in routes {
+        let at = at.index(*i);
+        let name = route.name.clone().unwrap_or_else(|| format!("route{i}"));
+        if r.is_muted(&at.key("name")) {
+            // Already reported; its value is not the one written.
+        } else if let Some(first) = names.get(&name) {
+            let line = r.line_of(&at_route(*first));
+            r.at(
+                &at.key("name"),
+                format!("route name `{name}` is already used by the route at line {line}"),
+            );
+        } else {
+            names.insert(name, *i);
+        }
+        check_route(route, &at, upstream_names, r);
+
+        let key = (
+            route.host.as_ref().map(|h| h.to_ascii_lowercase()),
+            normalized_prefix(&route.path_prefix),
+        );
+        if r.is_muted(&at.key("host")) || r.is_muted(&at.key("path_prefix")) {
+            // Already reported; its value is not the one written.
+        } else if let Some(first) = matches.get(&key) {
+            let line = r.line_of(&at_route(*first));
+            r.at(
+                &at.key("path_prefix"),
+                format!(
+                    "duplicate route: the route at line {line} already has host {} and \
+                     path_prefix {:?}, so this one would never be used",
+                    route.host.as_deref().unwrap_or("(any)"),
+                    route.path_prefix
+                ),
+            );
+        } else {
+            matches.insert(key, *i);
+        }
+    }
+}
+
+fn at_route(i: usize) -> Path {
+    Path::root().key("routes").index(i)
+}
+
+/// `/files` and `/files/` take the same requests.
+fn normalized_prefix(p: &str) -> String {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        "/".into()
+    } else {
+        t.into()
+    }
+}
+
+fn check_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &mut Reporter) {
+    if let Some(upstream_names) = upstream_names.filter(|n| !n.contains(&route.upstream)) {
+        let defined = if upstream_names.is_empty() {
+            "no upstreams are defined".to_string()
+        } else {
+            format!("defined upstreams: {}", upstream_names.join(", "))
+        };
+        let hint = suggest::closest(&route.upstream, upstream_names)
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        r.at(
+            &at.key("upstream"),
+            format!(
+                "upstream `{}` is not defined ({defined}){hint}",
+                route.upstream
+            ),
+        );
+    }
+    if !route.path_prefix.starts_with('/') {
+        r.at(
+            &at.key("path_prefix"),
+            format!("{:?} must start with `/`", route.path_prefix),
+        );
+    } else if route
+        .path_prefix
+        .chars()
+        .any(|c| c.is_control() || c == ' ')
+    {
+        r.at(
+            &at.key("path_prefix"),
+            "must not contain spaces or control characters",
+        );
+    }
+    if let Some(host) = &route.host {
+        if let Err(why) = check_host(host) {
+            r.at(&at.key("host"), why);
+        }
+    }
+    if let Err(why) = check_bucket(&route.bucket) {
+        r.at(&at.key("bucket"), why);
+    }
+    if let Err(why) = check_relative_key(&route.key_prefix, false) {
+        r.at(&at.key("key_prefix"), why);
+    }
+    if let Some(key) = &route.health_key {
+        if let Err(why) = check_relative_key(key, true) {
+            r.at(&at.key("health_key"), why);
+        }
+    }
+    if route.methods.is_empty() {
+        r.at(
+            &at.key("methods"),
+            "must list at least one of GET, HEAD, PUT, DELETE (omit it for GET and HEAD)",
+        );
+    }
+}
+
+/// An exact host or `*.suffix`.
+fn check_host(host: &str) -> Result<(), String> {
+    let bare = host.strip_prefix("*.").unwrap_or(host);
+    if bare.is_empty()
+        || bare.contains('*')
+        || bare
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '@' | '?' | '#'))
+    {
+        return Err(format!(
+            "invalid host {host:?}: expected a host name such as files.example.com or a \
+             wildcard such as *.example.com"
+        ));
+    }
+    Ok(())
+}
+
+/// S3's rules for bucket names.
+pub fn check_bucket(b: &str) -> Result<(), String> {
+    let problem = if !(3..=63).contains(&b.len()) {
+        Some("it must be 3 to 63 characters long")
+    } else if !b
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    {
+        Some("only lowercase letters, digits, dots and hyphens are allowed")
+    } else if !b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !b.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        Some("it must start and end with a letter or digit")
+    } else if b.contains("..") {
+        Some("it must not contain two dots in a row")
+    } else {
+        None
+    };
+    match problem {
+        Some(why) => Err(format!("invalid bucket name {b:?}: {why}")),
+        None => Ok(()),
+    }
+}
+
+/// A key or key prefix relative to a bucket or route: no leading `/`, no `..` segment, no
+/// control characters. `need_nonempty` rejects the empty string.
+pub fn check_relative_key(k: &str, need_nonempty: bool) -> Result<(), String> {
+    if need_nonempty && k.is_empty() {
+        Err("must not be empty".into())
+    } else if k.starts_with('/') {
+        Err(format!("{k:?} must not start with `/`: it is relative"))
+    } else if k.split('/').any(|seg| seg == "..") {
+        Err(format!("{k:?} must not contain a `..` segment"))
+    } else if k.chars().any(char::is_control) {
+        Err(format!("{k:?} must not contain control characters"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket.v2", "0data", &"a".repeat(63)] {
+            assert!(check_bucket(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            "My-Bucket",
+            "-abc",
+            "abc.",
+            "a..b",
+            "a_b",
+            "a b",
+            &"a".repeat(64),
+        ] {
+            assert!(check_bucket(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn relative_keys() {
+        assert!(check_relative_key("", false).is_ok());
+        assert!(check_relative_key("public/", false).is_ok());
+        assert!(check_relative_key("a..b/", false).is_ok());
+        assert!(check_relative_key("", true).is_err());
+        assert!(check_relative_key("/public", false).is_err());
+        assert!(check_relative_key("a/../b", false).is_err());
+        assert!(check_relative_key("..", false).is_err());
+        assert!(check_relative_key("a\nb", false).is_err());
+    }
+
+    #[test]
+    fn hosts() {
+        assert!(check_host("files.example.com").is_ok());
+        assert!(check_host("*.example.com").is_ok());
+        for bad in ["", "*.", "a.*.com", "http://x", "a b"] {
+            assert!(check_host(bad).is_err(), "{bad}");
+        }
+        assert_eq!(normalized_prefix("/files/"), "/files");
+        assert_eq!(normalized_prefix("/"), "/");
+    }
+}
