@@ -72,10 +72,13 @@ pub fn build(cfg: Config, flags: RunFlags) -> Server {
     for addr in &listeners {
         proxy.add_tcp(addr);
     }
-    for service in pool_services {
-        server.add_service(service);
-    }
+    let pool_handles: Vec<_> = pool_services
+        .into_iter()
+        .map(|service| server.add_service(service))
+        .collect();
     server.add_service(background_service("drain watch", DrainWatch(gateway)));
-    server.add_service(proxy);
+    // Listeners open only after every pool's first name resolution, so the first requests
+    // never meet an empty pool.
+    server.add_service(proxy).add_dependencies(&pool_handles);
     server
 }
