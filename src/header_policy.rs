@@ -55,51 +55,58 @@ fn is_user_metadata(name: &str) -> bool {
 
 /// Removes every request header that is not an object-operation header or user metadata.
 pub fn filter_request(req: &mut RequestHeader) {
-    let drop: Vec<http::HeaderName> = req
-        .headers
-        .keys()
-        .filter(|n| !REQUEST_ALLOW.contains(&n.as_str()) && !is_user_metadata(n.as_str()))
-        .cloned()
-        .collect();
-    for name in drop {
-        req.remove_header(&name);
-    }
-    strip_aws_chunked(req.headers.get("content-encoding").cloned(), |v| match v {
-        Some(v) => {
-            let _ = req.insert_header("content-encoding", v);
-        }
-        None => {
-            req.remove_header("content-encoding");
-        }
-    });
+    apply(req, REQUEST_ALLOW);
 }
 
 /// Removes every response header that is not object metadata, and `aws-chunked` from
 /// `content-encoding` (s3s-fs stores it on objects uploaded with aws-chunked bodies).
 pub fn filter_response(resp: &mut ResponseHeader) {
-    let drop: Vec<http::HeaderName> = resp
-        .headers
-        .keys()
-        .filter(|n| !RESPONSE_ALLOW.contains(&n.as_str()) && !is_user_metadata(n.as_str()))
-        .cloned()
-        .collect();
-    for name in drop {
-        resp.remove_header(&name);
-    }
-    strip_aws_chunked(resp.headers.get("content-encoding").cloned(), |v| match v {
-        Some(v) => {
-            let _ = resp.insert_header("content-encoding", v);
-        }
-        None => {
-            resp.remove_header("content-encoding");
-        }
-    });
+    apply(resp, RESPONSE_ALLOW);
 }
 
-/// Calls `set` with the encoding list minus `aws-chunked` when that token was present.
-fn strip_aws_chunked(value: Option<http::HeaderValue>, set: impl FnOnce(Option<String>)) {
-    let Some(value) = value else { return };
-    let text = String::from_utf8_lossy(value.as_bytes());
+/// The header edits both directions need, over Pingora's two header types (which keep a
+/// case map beside the `HeaderMap`, so they must be edited through their own methods).
+trait HeaderEdit {
+    fn map(&self) -> &http::HeaderMap;
+    fn remove(&mut self, name: &http::HeaderName);
+    fn set(&mut self, name: &'static str, value: String);
+}
+
+macro_rules! header_edit {
+    ($t:ty) => {
+        impl HeaderEdit for $t {
+            fn map(&self) -> &http::HeaderMap {
+                &self.headers
+            }
+            fn remove(&mut self, name: &http::HeaderName) {
+                self.remove_header(name);
+            }
+            fn set(&mut self, name: &'static str, value: String) {
+                // A value built from an existing valid header value is itself valid.
+                let _ = self.insert_header(name, value);
+            }
+        }
+    };
+}
+header_edit!(RequestHeader);
+header_edit!(ResponseHeader);
+
+/// Keeps the allowed headers and user metadata, and drops `aws-chunked` from
+/// `content-encoding`.
+fn apply(h: &mut impl HeaderEdit, allow: &[&str]) {
+    let drop: Vec<http::HeaderName> = h
+        .map()
+        .keys()
+        .filter(|n| !allow.contains(&n.as_str()) && !is_user_metadata(n.as_str()))
+        .cloned()
+        .collect();
+    for name in &drop {
+        h.remove(name);
+    }
+    let Some(value) = h.map().get(http::header::CONTENT_ENCODING) else {
+        return;
+    };
+    let text = String::from_utf8_lossy(value.as_bytes()).into_owned();
     let tokens: Vec<&str> = text
         .split(',')
         .map(str::trim)
@@ -112,7 +119,11 @@ fn strip_aws_chunked(value: Option<http::HeaderValue>, set: impl FnOnce(Option<S
         .into_iter()
         .filter(|t| !t.eq_ignore_ascii_case("aws-chunked"))
         .collect();
-    set((!rest.is_empty()).then(|| rest.join(", ")));
+    if rest.is_empty() {
+        h.remove(&http::header::CONTENT_ENCODING);
+    } else {
+        h.set("content-encoding", rest.join(", "));
+    }
 }
 
 #[cfg(test)]
