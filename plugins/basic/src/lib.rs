@@ -1,0 +1,1 @@
+//! bucketgate plugin: HTTP Basic authentication from htpasswd (bcrypt) or config.

@@ -1,0 +1,1 @@
+//! bucketgate plugin: JWT bearer-token authentication.
