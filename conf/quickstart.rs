@@ -51,7 +51,13 @@ curl -i http://{listen}/files/../etc/passwd --path-as-is   # 400, never reaches 
 curl -i http://{listen}/readyz\n\nCtrl-C to stop.\n",
         dir.display()
     );
-    bucketgate::app::build(cfg, Default::default()).run_forever();
+    match bucketgate::app::build(cfg, Default::default()) {
+        Ok(server) => server.run_forever(),
+        Err(why) => {
+            eprintln!("{why}");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn write_samples(bucket: &Path) -> std::io::Result<()> {

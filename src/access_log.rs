@@ -1,6 +1,6 @@
 //! One access-log line per request, on the `bucketgate::access` log target.
 //!
-//! Fields: client, method, route, key, status, bytes in and out, upstream time to response
+//! Fields: client, method, route, user (the authenticated subject), key, status, bytes in and out, upstream time to response
 //! head, total time, and `aborted=client` when the client hung up. The query string is never
 //! logged (it can carry presigned credentials), nor any header.
 
@@ -25,6 +25,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gateway: &Gat
         .map(|i| gateway.route_name(i))
         .unwrap_or_else(|| "-".into());
     let key = ctx.object.as_ref().map(|o| o.key.as_str()).unwrap_or("-");
+    let user = ctx.identity.as_ref().map_or("-", |i| i.subject.as_str());
     let upstream = ctx
         .upstream_ms
         .map(|ms| ms.to_string())
@@ -36,7 +37,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gateway: &Gat
     };
     log::info!(
         target: "bucketgate::access",
-        "{client} {} route={route} key={key:?} status={status} in={} out={} upstream_ms={upstream} total_ms={}{outcome}",
+        "{client} {} route={route} user={user:?} key={key:?} status={status} in={} out={} upstream_ms={upstream} total_ms={}{outcome}",
         session.req_header().method,
         session.body_bytes_read(),
         session.body_bytes_sent(),

@@ -7,6 +7,7 @@ use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::Server;
 use pingora_core::services::background::background_service;
 
+use crate::auth;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::health::DrainWatch;
@@ -41,8 +42,10 @@ fn num_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Builds the server; nothing listens until [`Server::run_forever`].
-pub fn build(cfg: Config, flags: RunFlags) -> Server {
+/// Builds the server; nothing listens until [`Server::run_forever`]. Fails (before anything
+/// listens) only when an auth plugin cannot load what `check` validated a moment ago.
+pub fn build(cfg: Config, flags: RunFlags) -> Result<Server, String> {
+    let chains = auth::build::chains(&cfg)?;
     let conf = server_conf(&cfg, flags);
     let opt = Opt {
         upgrade: flags.upgrade,
@@ -60,7 +63,7 @@ pub fn build(cfg: Config, flags: RunFlags) -> Server {
         .iter()
         .map(|l| l.address.0.to_string())
         .collect();
-    let gateway = Arc::new(Gateway::new(cfg, pools));
+    let gateway = Arc::new(Gateway::new(cfg, pools, chains));
 
     let mut proxy = pingora_proxy::http_proxy_service_with_name(
         &server.configuration,
@@ -80,5 +83,5 @@ pub fn build(cfg: Config, flags: RunFlags) -> Server {
     // Listeners open only after every pool's first name resolution, so the first requests
     // never meet an empty pool.
     server.add_service(proxy).add_dependencies(&pool_handles);
-    server
+    Ok(server)
 }

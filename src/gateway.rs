@@ -4,6 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::auth::Chain;
 use crate::config::Config;
 use crate::route::RouteTable;
 use crate::upstream::{Pool, Pools};
@@ -14,12 +15,14 @@ pub struct Gateway {
     pub pools: Pools,
     /// The pool of each route, by route index.
     pub route_pools: Vec<Arc<Pool>>,
+    /// The auth chain of each route, by route index; empty for public routes.
+    pub chains: Vec<Chain>,
     /// Set once shutdown begins; `/readyz` then answers 503.
     pub draining: AtomicBool,
 }
 
 impl Gateway {
-    pub fn new(config: Config, pools: Pools) -> Gateway {
+    pub fn new(config: Config, pools: Pools, chains: Vec<Chain>) -> Gateway {
         let route_pools = config
             .routes
             .iter()
@@ -36,6 +39,7 @@ impl Gateway {
             config,
             pools,
             route_pools,
+            chains,
             draining: AtomicBool::new(false),
         }
     }

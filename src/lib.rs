@@ -4,6 +4,8 @@
 
 pub mod access_log;
 pub mod app;
+pub mod auth;
+pub mod authorize;
 pub mod config;
 pub mod failure;
 pub mod frontend;
@@ -11,6 +13,7 @@ pub mod gateway;
 pub mod header_policy;
 pub mod health;
 pub mod key;
+pub mod policy;
 pub mod proxy;
 pub mod reply;
 pub mod route;

@@ -107,15 +107,18 @@ fn run(args: RunArgs) -> ExitCode {
         env!("CARGO_PKG_VERSION"),
         args.conf.display()
     );
-    let server = app::build(
-        cfg,
-        RunFlags {
-            daemon: args.daemon,
-            upgrade: args.upgrade,
-            test: args.test,
-        },
-    );
-    server.run_forever()
+    let flags = RunFlags {
+        daemon: args.daemon,
+        upgrade: args.upgrade,
+        test: args.test,
+    };
+    match app::build(cfg, flags) {
+        Ok(server) => server.run_forever(),
+        Err(why) => {
+            eprintln!("bucketgate: {why}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// `RUST_LOG` wins over the config's level.

@@ -3,7 +3,7 @@
 //!
 //! | phase | owner |
 //! |---|---|
-//! | `request_filter` | [`crate::health`], [`crate::route`], [`crate::frontend::files`] |
+//! | `request_filter` | [`crate::health`], [`crate::route`], [`crate::frontend::files`], [`crate::authorize`] (auth chain, [`crate::policy`]) |
 //! | `upstream_peer` | [`crate::upstream::pool`] |
 //! | `upstream_request_filter` | [`crate::header_policy`], [`crate::s3::sign`] |
 //! | `upstream_response_filter`, `response_body_filter` | [`crate::frontend::upstream_errors`], [`crate::header_policy`] |
@@ -20,7 +20,10 @@ use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
+use bucketgate_plugin::Identity;
+
 use crate::access_log;
+use crate::authorize::{self, Decision};
 use crate::failure;
 use crate::frontend::files::{self, ClientRequest};
 use crate::frontend::upstream_errors::{self, MappedError};
@@ -47,6 +50,8 @@ pub struct RequestCtx {
     pub upstream_ms: Option<u128>,
     /// Set when the upstream answered an error that the client sees rewritten.
     pub error: Option<ErrorRewrite>,
+    /// Who the caller is, on authenticated routes.
+    pub identity: Option<Identity>,
     pub connect_attempts: usize,
 }
 
@@ -77,6 +82,7 @@ impl ProxyHttp for Proxy {
             upstream_start: None,
             upstream_ms: None,
             error: None,
+            identity: None,
             connect_attempts: 0,
         }
     }
@@ -85,12 +91,19 @@ impl ProxyHttp for Proxy {
         if health::handle(session, &self.gateway).await? {
             return Ok(true);
         }
-        match self.plan(session, ctx) {
-            Ok(()) => Ok(false),
-            Err(reject) => {
-                reply::send_reject(session, &reject).await?;
-                Ok(true)
+        if let Err(reject) = self.plan(session, ctx) {
+            reply::send_reject(session, &reject).await?;
+            return Ok(true);
+        }
+        let (Some(route), Some(obj)) = (ctx.route, ctx.object.as_ref()) else {
+            return Err(Error::explain(ErrorType::InternalError, "no route planned"));
+        };
+        match authorize::authorize(session, &self.gateway, route, obj).await? {
+            Decision::Proceed(identity) => {
+                ctx.identity = identity;
+                Ok(false)
             }
+            Decision::Answered => Ok(true),
         }
     }
 

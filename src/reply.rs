@@ -70,6 +70,49 @@ pub async fn send_reject(session: &mut Session, reject: &Reject) -> Result<()> {
     .await
 }
 
+/// Writes a plugin's refusal: its status and headers, and only its public message.
+pub async fn send_rejection(
+    session: &mut Session,
+    rejection: &bucketgate_plugin::Rejection,
+) -> Result<()> {
+    let code = match rejection.status {
+        401 => "unauthorized",
+        403 => "forbidden",
+        429 => "too_many_requests",
+        500..=599 => "internal_error",
+        _ => "rejected",
+    };
+    let extra: Vec<(&str, &str)> = rejection
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let body = json_error(code, &rejection.public_message);
+    send(session, rejection.status, "application/json", body, &extra).await
+}
+
+/// Writes a plugin's own complete answer.
+pub async fn send_local(
+    session: &mut Session,
+    resp: &bucketgate_plugin::LocalResponse,
+) -> Result<()> {
+    let mut head = ResponseHeader::build(resp.status, Some(resp.headers.len() + 1))?;
+    for (k, v) in &resp.headers {
+        head.append_header(k.clone(), v.as_str())?;
+    }
+    head.insert_header("content-length", resp.body.len().to_string())?;
+    let is_head = session.req_header().method == http::Method::HEAD;
+    session
+        .write_response_header(Box::new(head), is_head)
+        .await?;
+    if !is_head {
+        session
+            .write_response_body(Some(resp.body.clone()), true)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Writes a complete small response with `Content-Length`.
 pub async fn send(
     session: &mut Session,
@@ -83,7 +126,7 @@ pub async fn send(
     resp.insert_header("content-length", body.len().to_string())?;
     resp.insert_header("cache-control", "no-store")?;
     for (k, v) in extra {
-        resp.insert_header(k.to_string(), *v)?;
+        resp.append_header(k.to_string(), *v)?;
     }
     let is_head = session.req_header().method == http::Method::HEAD;
     session

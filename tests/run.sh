@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test, against both real upstreams:
-#   1. `cargo test --all-targets` with the in-process s3s-fs upstream (the default);
+#   1. `cargo test --workspace --all-targets` with the in-process s3s-fs upstream (the default);
 #   2. the integration tests again (`cargo test --test '*'`) against a Ceph RGW that this script
 #      starts with tests/rgw.sh and always stops on exit.
 # Extra arguments go to both cargo test runs, e.g. `tests/run.sh -- --nocapture`.
@@ -25,8 +25,8 @@ banner() {
   echo
 }
 
-banner "cargo test --all-targets (upstream: s3s-fs, in-process)"
-BUCKETGATE_TEST_UPSTREAM=s3s cargo test --all-targets "$@"
+banner "cargo test --workspace --all-targets (upstream: s3s-fs, in-process)"
+BUCKETGATE_TEST_UPSTREAM=s3s cargo test --workspace --all-targets "$@"
 
 rgw_started=0
 cleanup() {

@@ -1,0 +1,9 @@
+//! Authentication on the data path: per-route plugin chains, the view of the request plugins
+//! get, and the count of failed attempts.
+
+pub mod build;
+pub mod chain;
+pub mod failures;
+pub mod view;
+
+pub use chain::{Chain, Outcome};

@@ -1,0 +1,85 @@
+//! The authorization step of `request_filter`: run the route's auth chain, then check the
+//! identity's grants against the planned upstream operation. Answers the client itself on any
+//! refusal; the reason goes to the log, never to the body.
+
+use std::net::IpAddr;
+
+use bucketgate_plugin::Identity;
+use pingora_error::Result;
+use pingora_proxy::Session;
+
+use crate::auth::{self, Outcome};
+use crate::frontend::files::ObjectRequest;
+use crate::gateway::Gateway;
+use crate::policy;
+use crate::reply;
+
+/// What happens next.
+pub enum Decision {
+    /// Go upstream; the identity is None on public routes and for health keys.
+    Proceed(Option<Identity>),
+    /// The client has its answer.
+    Answered,
+}
+
+pub async fn authorize(
+    session: &mut Session,
+    gateway: &Gateway,
+    route: usize,
+    obj: &ObjectRequest,
+) -> Result<Decision> {
+    let chain = &gateway.chains[route];
+    if chain.is_empty() || obj.is_health_key {
+        return Ok(Decision::Proceed(None));
+    }
+    let route_name = gateway.route_name(route);
+    let view = auth::view::build(session, &route_name);
+    let client = view.client_addr.map(|a| a.ip());
+    match chain.run(&view).await {
+        Outcome::Authenticated(identity) => {
+            let bucket = &gateway.config.routes[route].bucket;
+            let op = policy::operation_for(obj.method);
+            match policy::check(&identity, op, bucket, &obj.key) {
+                Ok(()) => Ok(Decision::Proceed(Some(identity))),
+                Err(reason) => {
+                    log::warn!(
+                        "forbidden: route={route_name} client={} plugin={} {reason}",
+                        show(client),
+                        identity.plugin
+                    );
+                    let denial = bucketgate_plugin::Rejection {
+                        status: 403,
+                        public_message: "you are not allowed to do this".into(),
+                        log_reason: reason,
+                        headers: Vec::new(),
+                    };
+                    reply::send_rejection(session, &denial).await?;
+                    Ok(Decision::Answered)
+                }
+            }
+        }
+        Outcome::Respond(resp) => {
+            reply::send_local(session, &resp).await?;
+            Ok(Decision::Answered)
+        }
+        Outcome::Reject(rejection) => {
+            let failures = client.map_or(0, auth::failures::record);
+            log::warn!(
+                "auth rejected: route={route_name} client={} failures={failures} {}",
+                show(client),
+                rejection.log_reason
+            );
+            reply::send_rejection(session, &rejection).await?;
+            Ok(Decision::Answered)
+        }
+        Outcome::Challenge(rejection) => {
+            log::debug!("auth challenge: route={route_name} client={}", show(client));
+            reply::send_rejection(session, &rejection).await?;
+            Ok(Decision::Answered)
+        }
+    }
+}
+
+fn show(ip: Option<IpAddr>) -> String {
+    ip.map_or_else(|| "-".into(), |ip| ip.to_string())
+}
