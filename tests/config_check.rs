@@ -30,6 +30,7 @@ routes:
       - match: '\.bam\.bai$'
         replace: '.bai'
     max_body: 64MiB
+    public: true
 "#;
 
 const SECRET: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
@@ -191,7 +192,7 @@ fn misspelt_key_gets_a_suggestion() {
 #[test]
 fn unknown_top_level_key() {
     check(&format!("{VALID}logging:\n  level: debug\n")).expect(
-        23,
+        24,
         Some(1),
         &[
             "unknown top-level section `logging`",
@@ -343,10 +344,10 @@ fn missing_credentials_without_aws_environment() {
 #[test]
 fn duplicate_routes() {
     let text = format!(
-        "{VALID}  - name: again\n    path_prefix: /files/\n    upstream: local\n    bucket: other\n"
+        "{VALID}  - name: again\n    path_prefix: /files/\n    upstream: local\n    bucket: other\n    public: true\n"
     );
     check(&text).expect(
-        24,
+        25,
         Some(5),
         &["routes[1].path_prefix", "duplicate route", "line 13"],
     );
@@ -432,5 +433,14 @@ fn unreadable_file() {
     assert!(
         stderr.contains("/nonexistent/bucketgate.yaml:1:1: cannot read the configuration file"),
         "stderr:\n{stderr}"
+    );
+}
+
+#[test]
+fn route_without_auth_or_public_is_rejected() {
+    check(&broken(&[("    public: true\n", "")])).expect(
+        13,
+        Some(5),
+        &["routes[0]", "no `auth`", "public: true"],
     );
 }

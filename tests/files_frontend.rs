@@ -22,6 +22,7 @@ fn files_gateway(bucket: &str, extra: &str) -> Gateway {
     bucket: {bucket}
     key_prefix: 'pre/'
     methods: [GET, HEAD, PUT, DELETE]
+    public: true
 {extra}"
     )))
 }
@@ -365,12 +366,14 @@ fn local_refusals_are_json_with_the_right_status() {
     path_prefix: /ro
     upstream: s3
     bucket: {bucket}
+    public: true
   - name: small
     path_prefix: /small
     upstream: s3
     bucket: {bucket}
     methods: [PUT]
     max_body: 1KiB
+    public: true
 "
     )));
     let r = request(gw.addr(), "PUT", "/ro/x", &[], Some(b"data"));

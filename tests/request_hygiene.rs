@@ -20,6 +20,7 @@ const ROUTE: &str = "routes:
     bucket: data
     key_prefix: 'pre/'
     methods: [GET, HEAD, PUT, DELETE]
+    public: true
 ";
 
 /// A gateway whose only upstream is `recorder`.
@@ -119,7 +120,7 @@ fn real_upstream_accepts_our_signature_despite_client_auth_headers() {
     let bucket = fresh_bucket("clientauth");
     up.put_object(&bucket, "k", b"v", &[]);
     let gw = Gateway::start(&common::gateway::config_with_routes(&format!(
-        "routes:\n  - path_prefix: /\n    upstream: s3\n    bucket: {bucket}\n"
+        "routes:\n  - path_prefix: /\n    upstream: s3\n    bucket: {bucket}\n    public: true\n"
     )));
     let r = request(
         gw.addr(),
@@ -198,7 +199,7 @@ fn chunked_put_gets_411_and_stores_nothing() {
     let up = Upstream::get();
     let bucket = fresh_bucket("chunked");
     let gw = Gateway::start(&common::gateway::config_with_routes(&format!(
-        "routes:\n  - path_prefix: /files\n    upstream: s3\n    bucket: {bucket}\n    methods: [GET, PUT]\n"
+        "routes:\n  - path_prefix: /files\n    upstream: s3\n    bucket: {bucket}\n    methods: [GET, PUT]\n    public: true\n"
     )));
     let raw = format!(
         "PUT /files/c.bin HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{}",

@@ -20,6 +20,7 @@ routes:
   - path_prefix: /files
     upstream: local
     {bucket_line}
+    public: true
 ",
         d = dir.display()
     );

@@ -14,7 +14,7 @@ use common::{fresh_bucket, pattern, wait_until};
 
 fn route(bucket: &str) -> String {
     format!(
-        "routes:\n  - name: files\n    path_prefix: /files\n    upstream: s3\n    bucket: {bucket}\n    methods: [GET, HEAD, PUT]\n"
+        "routes:\n  - name: files\n    path_prefix: /files\n    upstream: s3\n    bucket: {bucket}\n    methods: [GET, HEAD, PUT]\n    public: true\n"
     )
 }
 

@@ -287,6 +287,7 @@ routes:
       - match: '\.bam\.bai$'
         replace: '.bai'
     max_body: 64MiB
+    public: true
 "#;
 
     fn env(var: &str) -> Option<String> {
@@ -389,28 +390,30 @@ routes:
                 "  - name: two\n",
                 "    upstream: local\n",
                 "    bucket: Bad_Bucket\n",
+                "    public: true\n",
                 "  - name: three\n",
                 "    upstream: local\n",
                 "    bucket: ok-bucket\n",
                 "    methods: [GET, PATCH]\n",
+                "    public: true\n",
             ),
         );
         let got = problems(&text);
         assert_has(
             &got,
-            "t.yaml:25:5: routes[1].bucket: ",
+            "t.yaml:26:5: routes[1].bucket: ",
             "invalid bucket name",
         );
         assert_has(
             &got,
-            "t.yaml:29:20: routes[2].methods[1]: ",
+            "t.yaml:31:20: routes[2].methods[1]: ",
             "unknown variant `PATCH`",
         );
         // Routes two and three both take every path on every host.
         assert_has(
             &got,
-            "t.yaml:26:5: routes[2].path_prefix: ",
-            "duplicate route: the route at line 23",
+            "t.yaml:28:5: routes[2].path_prefix: ",
+            "duplicate route: the route at line 24",
         );
         assert_eq!(got.len(), 3, "{got:#?}");
     }
@@ -475,6 +478,7 @@ routes:
                 "    path_prefix: /two\n",
                 "    upstream: local\n",
                 "    bucket: data\n",
+                "    public: true\n",
                 "  - <<: *two\n",
                 "    name: three\n",
                 "    path_prefix: /three\n",
@@ -496,16 +500,18 @@ routes:
                 "    path_prefix: [x]\n",
                 "    upstream: local\n",
                 "    bucket: data\n",
+                "    public: true\n",
                 "  - name: b\n",
                 "    upstream: local\n",
                 "    bucket: data\n",
+                "    public: true\n",
             ),
         );
         let got = problems(&text);
         assert_eq!(got.len(), 1, "{got:#?}");
         assert_has(
             &got,
-            "t.yaml:24:5: routes[1].path_prefix: ",
+            "t.yaml:25:5: routes[1].path_prefix: ",
             "invalid type: sequence",
         );
     }

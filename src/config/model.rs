@@ -200,6 +200,9 @@ pub struct Route {
     /// for load-balancer health checks.
     #[serde(default)]
     pub health_key: Option<String>,
+    /// Serve without authentication. A route needs `auth` or `public: true`; never neither.
+    #[serde(default)]
+    pub public: bool,
 }
 
 fn default_path_prefix() -> String {

@@ -210,6 +210,12 @@ fn check_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &
             r.at(&at.key("health_key"), why);
         }
     }
+    if !route.public {
+        r.at(
+            at,
+            "this route has no `auth` and is not marked `public: true`: add an auth plugin, or `public: true` to serve it to anyone",
+        );
+    }
     if route.methods.is_empty() {
         r.at(
             &at.key("methods"),
