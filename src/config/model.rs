@@ -200,9 +200,80 @@ pub struct Route {
     /// for load-balancer health checks.
     #[serde(default)]
     pub health_key: Option<String>,
+    /// Auth plugins, tried in order: `[ {jwt: {...}}, {basic: {...}} ]`.
+    #[serde(default)]
+    pub auth: Vec<AuthEntry>,
     /// Serve without authentication. A route needs `auth` or `public: true`; never neither.
     #[serde(default)]
     pub public: bool,
+}
+
+/// One entry of a route's `auth` list: a plugin name and its settings. Adding a plugin means
+/// adding its crate under `plugins/`, a variant here (and in `PLUGINS`), and a line in
+/// `auth::build`.
+#[derive(Debug, Clone)]
+pub enum AuthEntry {
+    Jwt(bucketgate_plugin_jwt::JwtConfig),
+    Basic(bucketgate_plugin_basic::BasicConfig),
+}
+
+/// The plugin names `auth` entries may use.
+const PLUGINS: &[&str] = &["jwt", "basic"];
+
+/// `{jwt: {...}}`: a map with exactly one key, the plugin name. (serde_yaml reads externally
+/// tagged enums only from YAML tags, so the map form is read here.)
+impl<'de> Deserialize<'de> for AuthEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = AuthEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                write!(
+                    f,
+                    "a map with one plugin name ({}) and its settings",
+                    PLUGINS.join(", ")
+                )
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<AuthEntry, A::Error> {
+                let Some(name) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(format!(
+                        "empty auth entry: name a plugin ({})",
+                        PLUGINS.join(", ")
+                    )));
+                };
+                let entry = match name.as_str() {
+                    "jwt" => AuthEntry::Jwt(map.next_value()?),
+                    "basic" => AuthEntry::Basic(map.next_value()?),
+                    other => return Err(de::Error::unknown_variant(other, PLUGINS)),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "one plugin per auth entry: start a new `- {extra}:` entry for the next one"
+                    )));
+                }
+                Ok(entry)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl AuthEntry {
+    /// The plugin's name, as written in YAML.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuthEntry::Jwt(_) => "jwt",
+            AuthEntry::Basic(_) => "basic",
+        }
+    }
+
+    /// The plugin's own checks (key files, htpasswd), with paths relative to its section.
+    pub fn validate(&self) -> Vec<bucketgate_plugin::ConfigProblem> {
+        match self {
+            AuthEntry::Jwt(c) => c.validate(),
+            AuthEntry::Basic(c) => c.validate(),
+        }
+    }
 }
 
 fn default_path_prefix() -> String {

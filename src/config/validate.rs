@@ -210,11 +210,22 @@ fn check_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &
             r.at(&at.key("health_key"), why);
         }
     }
-    if !route.public {
-        r.at(
+    match (route.auth.is_empty(), route.public) {
+        (true, false) => r.at(
             at,
             "this route has no `auth` and is not marked `public: true`: add an auth plugin, or `public: true` to serve it to anyone",
-        );
+        ),
+        (false, true) => r.at(
+            &at.key("public"),
+            "a route with `auth` cannot also be `public: true`: remove one (health checks can use `health_key`)",
+        ),
+        _ => {}
+    }
+    for (i, entry) in route.auth.iter().enumerate() {
+        let entry_at = at.key("auth").index(i).key(entry.name());
+        for problem in entry.validate() {
+            r.at(&relative(&entry_at, &problem.path), problem.message);
+        }
     }
     if route.methods.is_empty() {
         r.at(
@@ -222,6 +233,23 @@ fn check_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &
             "must list at least one of GET, HEAD, PUT, DELETE (omit it for GET and HEAD)",
         );
     }
+}
+
+/// `base` extended by a plugin's relative path such as `keys[1].pem_file`.
+fn relative(base: &Path, rel: &str) -> Path {
+    let mut p = base.clone();
+    for part in rel.split('.').filter(|s| !s.is_empty()) {
+        let (name, indexes) = part.split_once('[').unwrap_or((part, ""));
+        if !name.is_empty() {
+            p = p.key(name);
+        }
+        for idx in indexes.split('[') {
+            if let Ok(i) = idx.trim_end_matches(']').parse::<usize>() {
+                p = p.index(i);
+            }
+        }
+    }
+    p
 }
 
 /// An exact host or `*.suffix`.
