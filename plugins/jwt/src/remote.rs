@@ -1,0 +1,257 @@
+//! `jwks_url` key sets: fetched over http(s) by one background thread per plugin, and swapped
+//! in whole, so `authenticate` only ever takes a read lock long enough to clone an `Arc`.
+//!
+//! The thread refreshes each set every `refresh_seconds`, retries a failed fetch sooner, and
+//! refreshes early (at most once per [`Timing::min_early`]) when a token names an unknown `kid`
+//! (a key rotation). It ends when its plugin is dropped.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::config::Algorithm;
+use crate::jwks;
+use crate::keys::VerifyKey;
+
+/// The largest JWKS document accepted.
+const MAX_DOCUMENT_BYTES: u64 = 1 << 20;
+
+/// How the refresher paces itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The timeout of the fetch done while the plugin starts.
+    pub first_timeout: Duration,
+    /// The timeout of a background fetch.
+    pub timeout: Duration,
+    /// The least time between two early refreshes of a set (unknown `kid`).
+    pub min_early: Duration,
+    /// The first retry delay after a failure; doubles up to the refresh interval.
+    pub retry: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Timing {
+        Timing {
+            first_timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(10),
+            min_early: Duration::from_secs(10),
+            retry: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One `jwks_url` entry and its current keys.
+#[derive(Debug)]
+pub struct RemoteSet {
+    pub url: String,
+    /// The URL for logs: without any `user:password@`.
+    pub label: String,
+    /// The entry's `algorithm`.
+    pub pin: Option<Algorithm>,
+    pub refresh: Duration,
+    keys: RwLock<Arc<Vec<VerifyKey>>>,
+}
+
+impl RemoteSet {
+    pub fn new(url: String, pin: Option<Algorithm>, refresh: Duration) -> RemoteSet {
+        RemoteSet {
+            label: without_userinfo(&url),
+            url,
+            pin,
+            refresh,
+            keys: RwLock::new(Arc::new(Vec::new())),
+        }
+    }
+
+    /// The current keys. Never blocks on a fetch: the lock is held only to swap an `Arc`.
+    pub fn keys(&self) -> Arc<Vec<VerifyKey>> {
+        match self.keys.read() {
+            Ok(keys) => Arc::clone(&keys),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn store(&self, keys: Vec<VerifyKey>) {
+        let keys = Arc::new(keys);
+        match self.keys.write() {
+            Ok(mut slot) => *slot = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+    }
+
+    /// Fetches the document once and swaps its keys in. On failure the old keys stay.
+    pub fn fetch(&self, timeout: Duration) -> Result<usize, String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .user_agent("bucketgate-jwt")
+            .build()
+            .into();
+        let text = agent
+            .get(&self.url)
+            .header("accept", "application/json")
+            .call()
+            .and_then(|mut response| {
+                response
+                    .body_mut()
+                    .with_config()
+                    .limit(MAX_DOCUMENT_BYTES)
+                    .read_to_string()
+            })
+            .map_err(|e| e.to_string())?;
+        let doc = jwks::parse(&text, self.pin)?;
+        for why in &doc.rejected {
+            log::warn!("jwt: JWKS {}: ignoring {why}", self.label);
+        }
+        for why in &doc.skipped {
+            log::debug!("jwt: JWKS {}: skipping {why}", self.label);
+        }
+        let count = doc.keys.len();
+        if count == 0 {
+            log::warn!("jwt: JWKS {} holds no usable signature key", self.label);
+        }
+        self.store(doc.keys);
+        Ok(count)
+    }
+}
+
+/// The handle of the refresher thread: asks for an early refresh, stops the thread when dropped.
+#[derive(Debug)]
+pub struct Refresher {
+    nudge: SyncSender<()>,
+}
+
+impl Refresher {
+    /// Asks for an early refresh without waiting; a request already pending absorbs this one.
+    pub fn nudge(&self) {
+        match self.nudge.try_send(()) {
+            Ok(()) | Err(TrySendError::Full(())) | Err(TrySendError::Disconnected(())) => {}
+        }
+    }
+}
+
+/// Fetches every set once (blocking, with the short first timeout), then starts the thread.
+/// None when there is nothing to refresh or the thread cannot start (logged).
+pub fn start(sets: &[Arc<RemoteSet>], timing: Timing) -> Option<Refresher> {
+    if sets.is_empty() {
+        return None;
+    }
+    let now = Instant::now();
+    let mut states = Vec::with_capacity(sets.len());
+    for set in sets {
+        let (next, failures) = match set.fetch(timing.first_timeout) {
+            Ok(count) => {
+                log::info!("jwt: JWKS {}: {count} keys", set.label);
+                (later(now, set.refresh), 0)
+            }
+            Err(why) => {
+                log::warn!(
+                    "jwt: JWKS {} could not be fetched ({why}); starting without its keys, retrying in the background",
+                    set.label
+                );
+                (later(now, timing.retry.min(set.refresh)), 1)
+            }
+        };
+        states.push(State {
+            set: Arc::clone(set),
+            next,
+            last_attempt: now,
+            failures,
+        });
+    }
+    let (nudge, requests) = mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("bucketgate-jwks".into())
+        .spawn(move || run(states, requests, timing));
+    match spawned {
+        Ok(_) => Some(Refresher { nudge }),
+        Err(e) => {
+            log::error!("jwt: cannot start the JWKS refresher thread: {e}");
+            None
+        }
+    }
+}
+
+struct State {
+    set: Arc<RemoteSet>,
+    next: Instant,
+    last_attempt: Instant,
+    failures: u32,
+}
+
+fn run(mut states: Vec<State>, requests: Receiver<()>, timing: Timing) {
+    loop {
+        let now = Instant::now();
+        let wait = states
+            .iter()
+            .map(|s| s.next.saturating_duration_since(now))
+            .min()
+            .unwrap_or(Duration::from_secs(60));
+        let early = match requests.recv_timeout(wait) {
+            Ok(()) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        let now = Instant::now();
+        for state in &mut states {
+            let due = now >= state.next
+                || (early && now.saturating_duration_since(state.last_attempt) >= timing.min_early);
+            if !due {
+                continue;
+            }
+            state.last_attempt = now;
+            match state.set.fetch(timing.timeout) {
+                Ok(count) => {
+                    log::debug!("jwt: JWKS {} refreshed: {count} keys", state.set.label);
+                    state.failures = 0;
+                    state.next = later(Instant::now(), state.set.refresh);
+                }
+                Err(why) => {
+                    state.failures = state.failures.saturating_add(1);
+                    let backoff = timing
+                        .retry
+                        .saturating_mul(1 << state.failures.min(16).saturating_sub(1))
+                        .min(state.set.refresh);
+                    log::warn!(
+                        "jwt: JWKS {} refresh failed ({why}); keeping the previous keys, retrying in {}s",
+                        state.set.label,
+                        backoff.as_secs()
+                    );
+                    state.next = later(Instant::now(), backoff);
+                }
+            }
+        }
+    }
+}
+
+/// `now + after`, without the overflow panic of `Instant + Duration`.
+fn later(now: Instant, after: Duration) -> Instant {
+    now.checked_add(after)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
+}
+
+/// `scheme://user:pass@host/...` without `user:pass@`.
+fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_userinfo;
+
+    #[test]
+    fn userinfo_is_not_logged() {
+        assert_eq!(
+            without_userinfo("https://u:p@idp.example/jwks?x=@"),
+            "https://idp.example/jwks?x=@"
+        );
+        assert_eq!(without_userinfo("http://h/a@b"), "http://h/a@b");
+    }
+}
