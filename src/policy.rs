@@ -41,7 +41,7 @@ pub fn check(identity: &Identity, op: Operation, bucket: &str, key: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bucketgate_plugin::{Grant, Operations};
+    use bucketgate_plugin::Grant;
 
     fn identity(grants: Vec<Grant>) -> Identity {
         Identity {
@@ -49,14 +49,6 @@ mod tests {
             plugin: "test".into(),
             claims: Default::default(),
             grants,
-        }
-    }
-
-    fn grant(bucket: &str, prefix: &str, ops: &[Operation]) -> Grant {
-        Grant {
-            bucket: bucket.into(),
-            prefix: prefix.into(),
-            operations: Operations::of(ops),
         }
     }
 
@@ -70,7 +62,7 @@ mod tests {
 
     #[test]
     fn read_on_prefix_allows_read_only() {
-        let id = identity(vec![grant("data", "a/", &[Operation::Read])]);
+        let id = identity(vec![Grant::new("data", "a/", &[Operation::Read])]);
         assert!(check(&id, Operation::Read, "data", "a/x").is_ok());
         assert!(check(&id, Operation::Write, "data", "a/x").is_err());
         assert!(check(&id, Operation::Delete, "data", "a/x").is_err());
@@ -78,7 +70,7 @@ mod tests {
 
     #[test]
     fn other_prefix_is_denied() {
-        let id = identity(vec![grant("data", "a/", &[Operation::Read])]);
+        let id = identity(vec![Grant::new("data", "a/", &[Operation::Read])]);
         assert!(check(&id, Operation::Read, "data", "b/x").is_err());
         assert!(
             check(&id, Operation::Read, "data", "ab").is_err(),
@@ -88,15 +80,15 @@ mod tests {
 
     #[test]
     fn other_bucket_is_denied() {
-        let id = identity(vec![grant("data", "", &[Operation::Read])]);
+        let id = identity(vec![Grant::new("data", "", &[Operation::Read])]);
         assert!(check(&id, Operation::Read, "secret", "k").is_err());
     }
 
     #[test]
     fn grants_are_a_union() {
         let id = identity(vec![
-            grant("data", "a/", &[Operation::Read]),
-            grant("data", "a/drafts/", &[Operation::Write]),
+            Grant::new("data", "a/", &[Operation::Read]),
+            Grant::new("data", "a/drafts/", &[Operation::Write]),
         ]);
         assert!(check(&id, Operation::Write, "data", "a/drafts/x").is_ok());
         assert!(check(&id, Operation::Read, "data", "a/drafts/x").is_ok());
@@ -112,7 +104,7 @@ mod tests {
 
     #[test]
     fn denial_reason_names_operation_and_key() {
-        let id = identity(vec![grant("data", "a/", &[Operation::Read])]);
+        let id = identity(vec![Grant::new("data", "a/", &[Operation::Read])]);
         let why = check(&id, Operation::Write, "data", "a/k").unwrap_err();
         assert!(why.contains("write") && why.contains("a/k"), "{why}");
     }

@@ -90,6 +90,14 @@ pub struct Grant {
 }
 
 impl Grant {
+    pub fn new(bucket: impl Into<String>, prefix: impl Into<String>, ops: &[Operation]) -> Grant {
+        Grant {
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+            operations: Operations::of(ops),
+        }
+    }
+
     /// Whether this grant allows `op` on `key` in `bucket`.
     pub fn allows(&self, op: Operation, bucket: &str, key: &str) -> bool {
         self.operations.contains(op)
@@ -151,17 +159,9 @@ fn fill(template: &str, claims: &serde_json::Map<String, serde_json::Value>) -> 
 mod tests {
     use super::*;
 
-    fn grant(bucket: &str, prefix: &str, ops: &[Operation]) -> Grant {
-        Grant {
-            bucket: bucket.into(),
-            prefix: prefix.into(),
-            operations: Operations::of(ops),
-        }
-    }
-
     #[test]
     fn operation_must_be_granted() {
-        let g = grant("data", "a/", &[Operation::Read]);
+        let g = Grant::new("data", "a/", &[Operation::Read]);
         assert!(g.allows(Operation::Read, "data", "a/x"));
         assert!(!g.allows(Operation::Write, "data", "a/x"));
         assert!(!g.allows(Operation::Delete, "data", "a/x"));
@@ -170,17 +170,21 @@ mod tests {
 
     #[test]
     fn bucket_must_match_or_be_wildcard() {
-        assert!(!grant("data", "", &[Operation::Read]).allows(Operation::Read, "other", "k"));
-        assert!(grant("*", "", &[Operation::Read]).allows(Operation::Read, "other", "k"));
+        assert!(!Grant::new("data", "", &[Operation::Read]).allows(Operation::Read, "other", "k"));
+        assert!(Grant::new("*", "", &[Operation::Read]).allows(Operation::Read, "other", "k"));
     }
 
     #[test]
     fn prefix_is_a_plain_string_prefix() {
-        let g = grant("data", "a/", &[Operation::Read]);
+        let g = Grant::new("data", "a/", &[Operation::Read]);
         assert!(!g.allows(Operation::Read, "data", "b/x"));
         assert!(!g.allows(Operation::Read, "data", "ab"));
         assert!(!g.allows(Operation::Read, "data", "a"));
-        assert!(grant("data", "", &[Operation::Read]).allows(Operation::Read, "data", "any/key"));
+        assert!(Grant::new("data", "", &[Operation::Read]).allows(
+            Operation::Read,
+            "data",
+            "any/key"
+        ));
     }
 
     #[test]

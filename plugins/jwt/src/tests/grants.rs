@@ -1,7 +1,7 @@
 //! What a valid token may do: grant templates filled from its claims, and grants carried in a
 //! claim (`grants_claim`), where a malformed entry is skipped and never widens anything.
 
-use bucketgate_plugin::{Grant, Operation, Operations};
+use bucketgate_plugin::{Grant, Operation};
 use jsonwebtoken::Algorithm as A;
 use jsonwebtoken::EncodingKey;
 use serde_json::json;
@@ -17,14 +17,6 @@ fn hs(claims: &serde_json::Value) -> String {
     )
 }
 
-fn grant(bucket: &str, prefix: &str, ops: &[Operation]) -> Grant {
-    Grant {
-        bucket: bucket.into(),
-        prefix: prefix.into(),
-        operations: Operations::of(ops),
-    }
-}
-
 #[test]
 fn templates_are_filled_from_claims() {
     let p = plugin(&format!(
@@ -38,7 +30,7 @@ grants:
     assert_eq!(
         id.grants,
         vec![
-            grant(
+            Grant::new(
                 "data",
                 "users/alice/",
                 &[
@@ -48,8 +40,8 @@ grants:
                     Operation::List
                 ]
             ),
-            grant("acme", "", &[Operation::Read]),
-            grant("shared", "public/", &[Operation::List]),
+            Grant::new("acme", "", &[Operation::Read]),
+            Grant::new("shared", "public/", &[Operation::List]),
         ]
     );
     // No tenant claim, and a subject that cannot fill a prefix safely: those templates yield
@@ -58,7 +50,7 @@ grants:
     assert_eq!(id.subject, "../bob");
     assert_eq!(
         id.grants,
-        vec![grant("shared", "public/", &[Operation::List])]
+        vec![Grant::new("shared", "public/", &[Operation::List])]
     );
 }
 
@@ -83,9 +75,9 @@ grants_claim: storage"
     assert_eq!(
         id.grants,
         vec![
-            grant("data", "users/alice/", &[Operation::Read]),
-            grant("data", "team/", &[Operation::Read, Operation::List]),
-            grant("logs", "", &[Operation::Write]),
+            Grant::new("data", "users/alice/", &[Operation::Read]),
+            Grant::new("data", "team/", &[Operation::Read, Operation::List]),
+            Grant::new("logs", "", &[Operation::Write]),
         ]
     );
     // Not an array, or absent: only the templates.
@@ -97,7 +89,7 @@ grants_claim: storage"
         let id = accepted(&p, &hs(&claims_with(json!({"storage": storage}))));
         assert_eq!(
             id.grants,
-            vec![grant("data", "users/alice/", &[Operation::Read])]
+            vec![Grant::new("data", "users/alice/", &[Operation::Read])]
         );
     }
 }
