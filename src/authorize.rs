@@ -18,8 +18,9 @@ use crate::reply;
 pub enum Decision {
     /// Go upstream; the identity is None on public routes and for health keys.
     Proceed(Option<Identity>),
-    /// The client has its answer.
-    Answered,
+    /// The client has its answer; the identity, if the caller was authenticated, is for the
+    /// access log.
+    Answered(Option<Identity>),
 }
 
 pub async fn authorize(
@@ -54,13 +55,13 @@ pub async fn authorize(
                         headers: Vec::new(),
                     };
                     reply::send_rejection(session, &denial).await?;
-                    Ok(Decision::Answered)
+                    Ok(Decision::Answered(Some(identity)))
                 }
             }
         }
         Outcome::Respond(resp) => {
             reply::send_local(session, &resp).await?;
-            Ok(Decision::Answered)
+            Ok(Decision::Answered(None))
         }
         Outcome::Reject(rejection) => {
             let failures = client.map_or(0, auth::failures::record);
@@ -70,12 +71,12 @@ pub async fn authorize(
                 rejection.log_reason
             );
             reply::send_rejection(session, &rejection).await?;
-            Ok(Decision::Answered)
+            Ok(Decision::Answered(None))
         }
         Outcome::Challenge(rejection) => {
             log::debug!("auth challenge: route={route_name} client={}", show(client));
             reply::send_rejection(session, &rejection).await?;
-            Ok(Decision::Answered)
+            Ok(Decision::Answered(None))
         }
     }
 }

@@ -103,7 +103,10 @@ impl ProxyHttp for Proxy {
                 ctx.identity = identity;
                 Ok(false)
             }
-            Decision::Answered => Ok(true),
+            Decision::Answered(identity) => {
+                ctx.identity = identity;
+                Ok(true)
+            }
         }
     }
 
