@@ -4,5 +4,6 @@
 pub mod chunked;
 pub mod sealed;
 pub mod sign;
+pub mod verify;
 
 pub use sign::{encode_key_path, normalize_query, Signer, UNSIGNED_PAYLOAD};

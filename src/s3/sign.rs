@@ -10,6 +10,10 @@
 //! cross-check the two byte for byte. What is signed is what is sent: the path must already be
 //! encoded with [`encode_key_path`], and the query should be passed through [`normalize_query`]
 //! before forwarding, because SigV4 canonicalizes the query with form-urlencoding (`+` = space).
+//!
+//! The SigV4 building blocks here (canonical request, string-to-sign, key derivation, query
+//! canonicalization) are also what [`super::verify`] checks client signatures with, so what
+//! bucketgate signs and what it accepts cannot drift apart.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
@@ -21,13 +25,15 @@ use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHAN
 use pingora_http::RequestHeader;
 use sha2::{Digest, Sha256};
 
-type HmacSha256 = Hmac<Sha256>;
+pub(super) type HmacSha256 = Hmac<Sha256>;
 
 /// The payload hash to sign when the body is streamed without hashing it first.
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 
-const ALGORITHM: &str = "AWS4-HMAC-SHA256";
-const SERVICE: &str = "s3";
+/// The SigV4 algorithm name: first in `Authorization` and in every string-to-sign.
+pub(super) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// The only service bucketgate signs for or accepts.
+pub(super) const SERVICE: &str = "s3";
 
 const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
 const X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
@@ -42,7 +48,10 @@ const QUERY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// As [`QUERY_ENCODE_SET`], with `/` also kept literal (it separates path segments).
-const PATH_ENCODE_SET: &AsciiSet = &QUERY_ENCODE_SET.remove(b'/');
+pub(super) const PATH_ENCODE_SET: &AsciiSet = &QUERY_ENCODE_SET.remove(b'/');
+
+/// One canonical query parameter: encoded key, encoded value, and whether the raw pair had `=`.
+pub(super) type QueryPair = (String, String, bool);
 
 /// Latest derived signing key, for one UTC day.
 struct DayKey {
@@ -219,53 +228,32 @@ impl Signer {
         let signed_end = auth.len();
 
         // 4. Canonical request, streamed into SHA-256.
-        let mut h = Sha256::new();
-        h.update(req.method.as_str().as_bytes());
-        h.update(b"\n");
-        h.update(req.uri.path().as_bytes());
-        h.update(b"\n");
-        if let Some(query) = req.uri.query() {
-            let mut first = true;
-            for (k, v, _) in canonical_query_pairs(query) {
-                if !first {
-                    h.update(b"&");
-                }
-                first = false;
-                h.update(k.as_bytes());
-                h.update(b"=");
-                h.update(v.as_bytes());
-            }
+        let query = req
+            .uri
+            .query()
+            .map(canonical_query_pairs)
+            .unwrap_or_default();
+        let signed: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+        let creq_hex = CanonicalRequest {
+            method: req.method.as_str(),
+            path: req.uri.path(),
+            query: &query,
+            headers,
+            signed: &signed,
+            signed_line: &auth[signed_start..signed_end],
+            host_fallback: None,
+            payload_hash,
         }
-        h.update(b"\n");
-        for name in &names {
-            h.update(name.as_str().as_bytes());
-            h.update(b":");
-            for (i, value) in headers.get_all(*name).iter().enumerate() {
-                if i > 0 {
-                    h.update(b",");
-                }
-                update_trimmed(&mut h, value.as_bytes());
-            }
-            h.update(b"\n");
-        }
-        h.update(b"\n");
-        h.update(&auth.as_bytes()[signed_start..signed_end]);
-        h.update(b"\n");
-        h.update(payload_hash.as_bytes());
-        let mut creq_hex = [0u8; 64];
-        hex::encode_to_slice(h.finalize(), &mut creq_hex).map_err(|_| ())?;
+        .sha256_hex();
 
         // 5. String to sign, MACed with the cached day key.
-        let mut mac = self.day_mac(&ts);
-        mac.update(ALGORITHM.as_bytes());
-        mac.update(b"\n");
-        mac.update(&ts.date_time);
-        mac.update(b"\n");
-        mac.update(&auth.as_bytes()[scope_start..scope_end]);
-        mac.update(b"\n");
-        mac.update(&creq_hex);
-        let mut sig_hex = [0u8; 64];
-        hex::encode_to_slice(mac.finalize().into_bytes(), &mut sig_hex).map_err(|_| ())?;
+        let mac = string_to_sign(
+            self.day_mac(&ts),
+            &ts.date_time,
+            &auth.as_bytes()[scope_start..scope_end],
+            &creq_hex,
+        );
+        let sig_hex = hex_lower(&mac.finalize().into_bytes().into());
 
         auth.push_str(", Signature=");
         auth.push_str(std::str::from_utf8(&sig_hex).map_err(|_| ())?);
@@ -304,15 +292,13 @@ impl Signer {
         mac
     }
 
-    /// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), "s3"), "aws4_request").
+    /// kSigning for one UTC day (`YYYYMMDD`).
     fn derive_key(&self, date: &[u8]) -> [u8; 32] {
-        let mut secret = Vec::with_capacity(4 + self.secret_access_key.len());
-        secret.extend_from_slice(b"AWS4");
-        secret.extend_from_slice(self.secret_access_key.as_bytes());
-        let k_date = hmac_once(&secret, date);
-        let k_region = hmac_once(&k_date, self.region.as_bytes());
-        let k_service = hmac_once(&k_region, SERVICE.as_bytes());
-        hmac_once(&k_service, b"aws4_request")
+        derive_signing_key(
+            self.secret_access_key.as_bytes(),
+            date,
+            self.region.as_bytes(),
+        )
     }
 
     /// The cached kSigning and its UTC day (days since the epoch), if any.
@@ -323,7 +309,110 @@ impl Signer {
     }
 }
 
-fn hmac_new(key: &[u8]) -> HmacSha256 {
+/// The SigV4 canonical request (task 1), fed straight into SHA-256 instead of being built as a
+/// string. Shared by the signer and the verifier (`super::verify`), which differ only in where
+/// the pieces come from.
+pub(super) struct CanonicalRequest<'a> {
+    pub(super) method: &'a str,
+    /// The canonical URI, already encoded.
+    pub(super) path: &'a str,
+    /// Canonical query pairs, encoded and sorted (see [`canonical_query_pairs`]).
+    pub(super) query: &'a [QueryPair],
+    pub(super) headers: &'a http::HeaderMap,
+    /// Lower-case names of the signed headers, in signing order.
+    pub(super) signed: &'a [&'a str],
+    /// The signed-header list exactly as it goes into the canonical request and `Authorization`.
+    pub(super) signed_line: &'a str,
+    /// The `host` value to use when the request has no `Host` header (an HTTP/2 `:authority`
+    /// or an absolute-form target).
+    pub(super) host_fallback: Option<&'a str>,
+    pub(super) payload_hash: &'a str,
+}
+
+impl CanonicalRequest<'_> {
+    /// Lower-case hex SHA-256 of the canonical request. A signed header that is absent
+    /// contributes an empty value; repeated headers are joined with `,`.
+    pub(super) fn sha256_hex(&self) -> [u8; 64] {
+        let mut h = Sha256::new();
+        h.update(self.method.as_bytes());
+        h.update(b"\n");
+        h.update(self.path.as_bytes());
+        h.update(b"\n");
+        for (i, (k, v, _)) in self.query.iter().enumerate() {
+            if i > 0 {
+                h.update(b"&");
+            }
+            h.update(k.as_bytes());
+            h.update(b"=");
+            h.update(v.as_bytes());
+        }
+        h.update(b"\n");
+        for name in self.signed {
+            h.update(name.as_bytes());
+            h.update(b":");
+            let mut values = self.headers.get_all(*name).iter().peekable();
+            match (values.peek(), self.host_fallback) {
+                (None, Some(host)) if *name == "host" => update_trimmed(&mut h, host.as_bytes()),
+                _ => {
+                    for (i, value) in values.enumerate() {
+                        if i > 0 {
+                            h.update(b",");
+                        }
+                        update_trimmed(&mut h, value.as_bytes());
+                    }
+                }
+            }
+            h.update(b"\n");
+        }
+        h.update(b"\n");
+        h.update(self.signed_line.as_bytes());
+        h.update(b"\n");
+        h.update(self.payload_hash.as_bytes());
+        hex_lower(&h.finalize().into())
+    }
+}
+
+/// SigV4 tasks 2 and 3: feeds the string-to-sign (`AWS4-HMAC-SHA256`, timestamp, scope,
+/// canonical-request hash) into `mac`, which is already keyed with kSigning.
+pub(super) fn string_to_sign(
+    mut mac: HmacSha256,
+    date_time: &[u8],
+    scope: &[u8],
+    canonical_request_hex: &[u8],
+) -> HmacSha256 {
+    mac.update(ALGORITHM.as_bytes());
+    mac.update(b"\n");
+    mac.update(date_time);
+    mac.update(b"\n");
+    mac.update(scope);
+    mac.update(b"\n");
+    mac.update(canonical_request_hex);
+    mac
+}
+
+/// kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), "s3"), "aws4_request").
+pub(super) fn derive_signing_key(secret: &[u8], date: &[u8], region: &[u8]) -> [u8; 32] {
+    let mut k_secret = Vec::with_capacity(4 + secret.len());
+    k_secret.extend_from_slice(b"AWS4");
+    k_secret.extend_from_slice(secret);
+    let k_date = hmac_once(&k_secret, date);
+    let k_region = hmac_once(&k_date, region);
+    let k_service = hmac_once(&k_region, SERVICE.as_bytes());
+    hmac_once(&k_service, b"aws4_request")
+}
+
+/// Lower-case hex of a SHA-256 or HMAC-SHA256 output.
+pub(super) fn hex_lower(bytes: &[u8; 32]) -> [u8; 64] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 64];
+    for (i, b) in bytes.iter().enumerate() {
+        out[2 * i] = DIGITS[usize::from(b >> 4)];
+        out[2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
+    }
+    out
+}
+
+pub(super) fn hmac_new(key: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length; new_from_slice cannot fail for it.
     <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts any key length")
 }
@@ -368,7 +457,7 @@ fn update_trimmed(h: &mut Sha256, value: &[u8]) {
 
 /// Decodes one query component the way `form_urlencoded` does: `+` is a space, valid `%XX`
 /// are decoded, invalid `%` sequences stay literal, invalid UTF-8 becomes U+FFFD.
-fn form_decode(component: &str) -> String {
+pub(super) fn form_decode(component: &str) -> String {
     let bytes = component.as_bytes();
     let decoded: Vec<u8> = if bytes.contains(&b'+') {
         let replaced: Vec<u8> = bytes
@@ -388,8 +477,8 @@ fn form_decode(component: &str) -> String {
 /// The query as SigV4 canonicalizes it: pairs split on `&` (empty pieces dropped), each key and
 /// value form-decoded then re-encoded with [`QUERY_ENCODE_SET`], sorted by (key, value).
 /// The third field says whether the raw pair had an `=`.
-fn canonical_query_pairs(raw: &str) -> Vec<(String, String, bool)> {
-    let mut pairs: Vec<(String, String, bool)> = raw
+pub(super) fn canonical_query_pairs(raw: &str) -> Vec<QueryPair> {
+    let mut pairs: Vec<QueryPair> = raw
         .split('&')
         .filter(|piece| !piece.is_empty())
         .map(|piece| {
@@ -437,13 +526,13 @@ pub fn normalize_query(raw: &str) -> String {
 }
 
 /// A SigV4 timestamp: `YYYYMMDDTHHMMSSZ` plus the UTC day number for the key cache.
-struct Timestamp {
-    date_time: [u8; 16],
+pub(super) struct Timestamp {
+    pub(super) date_time: [u8; 16],
     day: u64,
 }
 
 impl Timestamp {
-    fn new(now: SystemTime) -> Timestamp {
+    pub(super) fn new(now: SystemTime) -> Timestamp {
         // Before the epoch → the epoch; after 9999-12-31T23:59:59Z → that (4-digit years).
         let secs = now
             .duration_since(UNIX_EPOCH)
