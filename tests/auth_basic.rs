@@ -214,6 +214,24 @@ fn bad_credentials_get_401_with_the_basic_challenge() {
         !log.contains(&blob),
         "encoded credentials are in the log:\n{log}"
     );
+
+    // Every refused credential is counted against the client IP (for the rate limiter); a
+    // request with no credential at all is not a failed attempt.
+    let counts: Vec<u64> = log
+        .lines()
+        .filter(|l| l.contains("auth rejected:"))
+        .filter_map(|l| l.split("failures=").nth(1)?.split(' ').next()?.parse().ok())
+        .collect();
+    let want: Vec<u64> = (1..=counts.len() as u64).collect();
+    assert_eq!(
+        counts, want,
+        "failed attempts are counted one by one:\n{log}"
+    );
+    assert!(
+        counts.len() >= 8,
+        "only {} counted failures:\n{log}",
+        counts.len()
+    );
 }
 
 #[test]
