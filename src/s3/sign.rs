@@ -412,6 +412,22 @@ pub(super) fn hex_lower(bytes: &[u8; 32]) -> [u8; 64] {
     out
 }
 
+/// The 32 bytes of a signature or hash written as 64 hex digits (either case); `None` for
+/// anything else. The inverse of [`hex_lower`].
+pub(super) fn parse_signature(hex_digits: &[u8]) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    if hex_digits.len() != 64 {
+        return None;
+    }
+    hex::decode_to_slice(hex_digits, &mut out).ok()?;
+    Some(out)
+}
+
+/// Compares two signatures (or digests) in constant time.
+pub(super) fn signatures_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub(super) fn hmac_new(key: &[u8]) -> HmacSha256 {
     // HMAC accepts keys of any length; new_from_slice cannot fail for it.
     <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC accepts any key length")
@@ -581,6 +597,7 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
 
 #[cfg(test)]
 mod tests {
+    use super::corpus::{self, Case, EMPTY_SHA256};
     use super::*;
     use aws_credential_types::Credentials;
     use aws_sigv4::http_request::{
@@ -591,7 +608,6 @@ mod tests {
 
     const AK: &str = "AKIAIOSFODNN7EXAMPLE";
     const SK: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-    const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
@@ -616,43 +632,9 @@ mod tests {
         auth.rsplit("Signature=").next().unwrap()
     }
 
-    struct Case {
-        method: &'static str,
-        /// Decoded key; the path is "/bucket/" + encode_key_path(key).
-        key: &'static str,
-        query: &'static str,
-        /// Headers both signers must sign.
-        signed: Vec<(&'static str, &'static str)>,
-        /// Headers on the request that our rule must leave unsigned (not given to aws-sigv4).
-        unsigned: Vec<(&'static str, &'static str)>,
-        token: Option<&'static str>,
-        payload: &'static str,
-        time: u64,
-        region: &'static str,
-    }
-
-    fn case(method: &'static str, key: &'static str, query: &'static str) -> Case {
-        Case {
-            method,
-            key,
-            query,
-            signed: vec![],
-            unsigned: vec![],
-            token: None,
-            payload: UNSIGNED_PAYLOAD,
-            time: 1_700_000_000,
-            region: "us-east-1",
-        }
-    }
-
     fn cross_check(c: &Case) {
-        let host = "bucket.s3.example.com:9000";
-        let path = format!("/bucket/{}", encode_key_path(c.key));
-        let path_and_query = if c.query.is_empty() {
-            path.clone()
-        } else {
-            format!("{path}?{}", c.query)
-        };
+        let host = corpus::HOST;
+        let path_and_query = c.target(c.query);
 
         // Ours.
         let mut all: Vec<(&str, &str)> = vec![("Host", host)];
@@ -734,107 +716,44 @@ mod tests {
 
     #[test]
     fn cross_check_with_aws_sigv4() {
-        let real_hash = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072";
-        let mut cases = vec![
-            case("GET", "plain.txt", ""),
-            case("GET", "dir/sub dir/ünïcödé €.txt", ""),
-            case("HEAD", "a+b (1)!~.txt", ""),
-            case("DELETE", "100%.txt", ""),
-            case("GET", "a//b/../c/./d", ""),
-            case("GET", "..", ""),
-            case("POST", "big.bin", "uploads"),
-            case("PUT", "big.bin", "partNumber=1&uploadId=x"),
-            case("GET", "", "prefix=a+b&list-type=2"),
-            case(
-                "GET",
-                "",
-                "list-type=2&prefix=d%C3%A9j%C3%A0+vu/&delimiter=/&start-after=a%2Bb",
-            ),
-            case("GET", "", "prefix=&max-keys=2&&uploads&a=b=c&%zz=%4&x=%ff"),
-            case(
-                "GET",
-                "日本語/キー",
-                "versionId=3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
-            ),
-            case(
-                "GET",
-                "emoji 😀\\back'slash\"&=?#;:@$,",
-                "response-content-disposition=attachment%3B%20filename%3D%22a+b.txt%22",
-            ),
-        ];
-        let mut c = case("PUT", "meta/obj.json", "");
-        c.signed = vec![
-            ("Content-Type", "application/json"),
-            ("x-amz-meta-author", "  Jane   Doe  "),
-            ("X-Amz-Meta-Empty", ""),
-            ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
-        ];
-        c.unsigned = vec![
-            ("User-Agent", "curl/8"),
-            ("Expect", "100-continue"),
-            ("X-Forwarded-For", "10.0.0.1"),
-            ("Connection", "keep-alive"),
-            ("Accept", "*/*"),
-            ("Content-Length", "17"),
-        ];
-        c.payload = real_hash;
-        cases.push(c);
-
-        let mut c = case("PUT", "copy/dst", "");
-        c.signed = vec![
-            ("x-amz-copy-source", "/src-bucket/a%20b"),
-            ("x-amz-metadata-directive", "REPLACE"),
-            ("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg=="),
-        ];
-        c.unsigned = vec![("Transfer-Encoding", "chunked"), ("Range", "bytes=0-9")];
-        c.token = Some("FQoGZXIvYXdzEJr//////////session+token/==");
-        c.region = "eu-central-1";
-        c.payload = EMPTY_SHA256;
-        cases.push(c);
-
-        let mut c = case("GET", "tokened", "");
-        c.token = Some("IQoJb3JpZ2luX2VjEHoaCXVzLWVhc3QtMSJHMEUCIQ");
-        c.time = 0;
-        cases.push(c);
-
-        let mut c = case("PUT", "multi", "");
-        c.signed = vec![("x-amz-meta-tag", "one"), ("x-amz-meta-tag", "two")];
-        c.time = 4_102_444_799; // 2099-12-31T23:59:59Z
-        cases.push(c);
-
-        let mut c = case("PUT", "chunked", "");
-        c.signed = vec![
-            ("x-amz-decoded-content-length", "1024"),
-            ("x-amz-trailer", "x-amz-checksum-crc32"),
-            ("x-amz-sdk-checksum-algorithm", "CRC32"),
-        ];
-        // Not in the signing rule (DESIGN.md would sign it; the brief's rule does not).
-        c.unsigned = vec![("Content-Encoding", "aws-chunked")];
-        c.payload = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-        c.time = 951_782_400; // 2000-02-29
-        cases.push(c);
-
+        let cases = corpus::cases();
         assert!(cases.len() >= 15, "{}", cases.len());
         for c in &cases {
             cross_check(c);
         }
     }
 
+    /// One of AWS's example requests to `examplebucket`, signed with the examples' keys at
+    /// their time: by the public header rule, or by `rule` (the examples that sign `Range` or
+    /// `Date` too).
+    fn sign_example(
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        payload_hash: &str,
+        rule: Option<fn(&str) -> bool>,
+    ) -> RequestHeader {
+        let mut all = vec![("Host", "examplebucket.s3.amazonaws.com")];
+        all.extend_from_slice(headers);
+        let mut req = request(method, target, &all);
+        let signer = Signer::new(AK, SK, None, "us-east-1");
+        match rule {
+            None => signer.sign(&mut req, payload_hash, at(EXAMPLE_TIME)),
+            Some(rule) => signer.sign_selected(&mut req, payload_hash, at(EXAMPLE_TIME), rule),
+        }
+        req
+    }
+
     #[test]
     fn aws_example_get_object() {
         // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
-        let signer = Signer::new(AK, SK, None, "us-east-1");
-        let mut req = request(
+        let req = sign_example(
             "GET",
             "/test.txt",
-            &[
-                ("Host", "examplebucket.s3.amazonaws.com"),
-                ("Range", "bytes=0-9"),
-            ],
+            &[("Range", "bytes=0-9")],
+            EMPTY_SHA256,
+            Some(|n| is_signed_header(n) || n == "range"),
         );
-        signer.sign_selected(&mut req, EMPTY_SHA256, at(EXAMPLE_TIME), |n| {
-            is_signed_header(n) || n == "range"
-        });
         assert_eq!(
             header(&req, "authorization"),
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \
@@ -847,21 +766,15 @@ mod tests {
 
     #[test]
     fn aws_example_put_object() {
-        let signer = Signer::new(AK, SK, None, "us-east-1");
-        let mut req = request(
+        let req = sign_example(
             "PUT",
             "/test%24file.text",
             &[
-                ("Host", "examplebucket.s3.amazonaws.com"),
                 ("Date", "Fri, 24 May 2013 00:00:00 GMT"),
                 ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
             ],
-        );
-        signer.sign_selected(
-            &mut req,
             "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072",
-            at(EXAMPLE_TIME),
-            |n| is_signed_header(n) || n == "date",
+            Some(|n| is_signed_header(n) || n == "date"),
         );
         assert_eq!(
             signature_of(header(&req, "authorization")),
@@ -872,28 +785,20 @@ mod tests {
     #[test]
     fn aws_example_get_bucket_lifecycle_and_list_objects() {
         // These two use exactly the public header rule.
-        let signer = Signer::new(AK, SK, None, "us-east-1");
-        let mut req = request(
-            "GET",
-            "/?lifecycle",
-            &[("Host", "examplebucket.s3.amazonaws.com")],
-        );
-        signer.sign(&mut req, EMPTY_SHA256, at(EXAMPLE_TIME));
-        assert_eq!(
-            signature_of(header(&req, "authorization")),
-            "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543"
-        );
-
-        let mut req = request(
-            "GET",
-            "/?max-keys=2&prefix=J",
-            &[("Host", "examplebucket.s3.amazonaws.com")],
-        );
-        signer.sign(&mut req, EMPTY_SHA256, at(EXAMPLE_TIME));
-        assert_eq!(
-            signature_of(header(&req, "authorization")),
-            "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"
-        );
+        let cases = [
+            (
+                "/?lifecycle",
+                "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543",
+            ),
+            (
+                "/?max-keys=2&prefix=J",
+                "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7",
+            ),
+        ];
+        for (target, signature) in cases {
+            let req = sign_example("GET", target, &[], EMPTY_SHA256, None);
+            assert_eq!(signature_of(header(&req, "authorization")), signature);
+        }
     }
 
     #[test]
@@ -1082,5 +987,172 @@ mod tests {
         signer.sign(&mut a, UNSIGNED_PAYLOAD, at(EXAMPLE_TIME));
         signer.sign(&mut b, UNSIGNED_PAYLOAD, at(EXAMPLE_TIME));
         assert_eq!(header(&a, "authorization"), header(&b, "authorization"));
+    }
+}
+
+#[cfg(test)]
+pub(super) mod corpus {
+    //! Requests to sign, shared by the signer's cross-check against aws-sigv4 and the
+    //! verifier's round trip (`verify::tests::roundtrip`): keys and queries that need encoding,
+    //! headers that must and must not be signed, payload modes, session tokens, regions and
+    //! signing times.
+
+    use super::UNSIGNED_PAYLOAD;
+
+    /// The `Host` of every request in the corpus.
+    pub(in crate::s3) const HOST: &str = "bucket.s3.example.com:9000";
+
+    /// SHA-256 of the empty payload.
+    pub(in crate::s3) const EMPTY_SHA256: &str =
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    pub(in crate::s3) struct Case {
+        pub(in crate::s3) method: &'static str,
+        /// Decoded key; the path is "/bucket/" + encode_key_path(key).
+        pub(in crate::s3) key: &'static str,
+        pub(in crate::s3) query: &'static str,
+        /// Headers the signer must sign.
+        pub(in crate::s3) signed: Vec<(&'static str, &'static str)>,
+        /// Headers on the request that the signing rule must leave unsigned.
+        pub(in crate::s3) unsigned: Vec<(&'static str, &'static str)>,
+        pub(in crate::s3) token: Option<&'static str>,
+        pub(in crate::s3) payload: &'static str,
+        /// Signing time, seconds since the epoch.
+        pub(in crate::s3) time: u64,
+        pub(in crate::s3) region: &'static str,
+    }
+
+    impl Case {
+        /// The request target: the encoded key's path, and `query` if not empty.
+        pub(in crate::s3) fn target(&self, query: &str) -> String {
+            let path = format!("/bucket/{}", super::encode_key_path(self.key));
+            if query.is_empty() {
+                path
+            } else {
+                format!("{path}?{query}")
+            }
+        }
+    }
+
+    fn case(method: &'static str, key: &'static str, query: &'static str) -> Case {
+        Case {
+            method,
+            key,
+            query,
+            signed: vec![],
+            unsigned: vec![],
+            token: None,
+            payload: UNSIGNED_PAYLOAD,
+            time: 1_700_000_000,
+            region: "us-east-1",
+        }
+    }
+
+    pub(in crate::s3) fn cases() -> Vec<Case> {
+        let real_hash = "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072";
+        let mut cases = vec![
+            case("GET", "plain.txt", ""),
+            case("GET", "dir/sub dir/ünïcödé €.txt", ""),
+            case("HEAD", "a+b (1)!~.txt", ""),
+            case("HEAD", "a+b (1)!~*'.txt", ""),
+            case("DELETE", "100%.txt", ""),
+            case("GET", "a//b/../c/./d", ""),
+            case("GET", "..", ""),
+            case("POST", "big.bin", "uploads"),
+            case("PUT", "big.bin", "partNumber=1&uploadId=x"),
+            case("PUT", "big.bin", "uploadId=x&partNumber=1"),
+            case("GET", "", "prefix=a+b&list-type=2"),
+            case("GET", "", "list-type=2&prefix=a+b&delimiter=/"),
+            case(
+                "GET",
+                "",
+                "list-type=2&prefix=d%C3%A9j%C3%A0+vu/&delimiter=/&start-after=a%2Bb",
+            ),
+            case("GET", "", "prefix=&max-keys=2&&uploads&a=b=c&%zz=%4&x=%ff"),
+            case("GET", "", "prefix=a%2Bb&prefix=a%20b&max-keys=2&&"),
+            case("GET", "", "x=%ff&k=(1)&%zz=%4"),
+            case(
+                "GET",
+                "日本語/キー",
+                "versionId=3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY",
+            ),
+            case(
+                "GET",
+                "emoji 😀\\back'slash\"&=?#;:@$,",
+                "response-content-disposition=attachment%3B%20filename%3D%22a+b.txt%22",
+            ),
+            case(
+                "GET",
+                "emoji 😀\\back'slash\"&=?#;:@$,",
+                "versionId=3/L4kq+rmS",
+            ),
+        ];
+        let mut c = case("PUT", "meta/obj.json", "");
+        c.signed = vec![
+            ("Content-Type", "application/json"),
+            ("x-amz-meta-author", "  Jane   Doe  "),
+            ("X-Amz-Meta-Empty", ""),
+            ("x-amz-storage-class", "REDUCED_REDUNDANCY"),
+        ];
+        c.unsigned = vec![
+            ("User-Agent", "curl/8"),
+            ("Expect", "100-continue"),
+            ("X-Forwarded-For", "10.0.0.1"),
+            ("Connection", "keep-alive"),
+            ("Accept", "*/*"),
+            ("Content-Length", "17"),
+        ];
+        c.payload = real_hash;
+        cases.push(c);
+
+        let mut c = case("PUT", "copy/dst", "");
+        c.signed = vec![
+            ("x-amz-copy-source", "/src-bucket/a%20b"),
+            ("x-amz-metadata-directive", "REPLACE"),
+            ("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg=="),
+        ];
+        c.unsigned = vec![("Transfer-Encoding", "chunked"), ("Range", "bytes=0-9")];
+        c.token = Some("FQoGZXIvYXdzEJr//////////session+token/==");
+        c.region = "eu-central-1";
+        c.payload = EMPTY_SHA256;
+        cases.push(c);
+
+        let mut c = case("GET", "tokened", "");
+        c.token = Some("IQoJb3JpZ2luX2VjEHoaCXVzLWVhc3QtMSJHMEUCIQ");
+        c.time = 0;
+        cases.push(c);
+
+        let mut c = case("GET", "tokened", "");
+        c.token = Some("IQoJb3JpZ2luX2VjEHoaCXVzLWVhc3QtMSJHMEUCIQ+/=");
+        c.region = "eu-central-1";
+        cases.push(c);
+
+        let mut c = case("GET", "rgw", "");
+        c.region = "default";
+        cases.push(c);
+
+        let mut c = case("PUT", "multi", "");
+        c.signed = vec![("x-amz-meta-tag", "one"), ("x-amz-meta-tag", "two")];
+        c.time = 4_102_444_799; // 2099-12-31T23:59:59Z
+        cases.push(c);
+
+        let mut c = case("PUT", "chunked", "");
+        c.signed = vec![
+            ("x-amz-decoded-content-length", "1024"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+            ("x-amz-sdk-checksum-algorithm", "CRC32"),
+        ];
+        // Not in the signing rule (DESIGN.md would sign it; the brief's rule does not).
+        c.unsigned = vec![("Content-Encoding", "aws-chunked")];
+        c.payload = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+        c.time = 951_782_400; // 2000-02-29
+        cases.push(c);
+
+        let mut c = case("PUT", "signed-chunks.bin", "");
+        c.signed = vec![("x-amz-decoded-content-length", "0")];
+        c.payload = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+        cases.push(c);
+
+        cases
     }
 }

@@ -13,6 +13,14 @@ pub(crate) fn push_bounded(buf: &mut Vec<u8>, data: &[u8], limit: usize) {
     buf.extend_from_slice(data);
 }
 
+/// An empty buffer for a chunk of `size` data bytes plus `framing` bytes, and its limit for
+/// [`push_bounded`]: the capacity starts at no more than 64 KiB and grows only as bytes arrive.
+pub(crate) fn chunk_buffer(size: u64, framing: u64) -> (Vec<u8>, usize) {
+    // The framer refused sizes over the maximum chunk size.
+    let limit = usize::try_from(size.saturating_add(framing)).unwrap_or(usize::MAX);
+    (Vec::with_capacity(limit.min(64 * 1024)), limit)
+}
+
 /// Appends a released buffer to the output, moving it instead of copying when the output is
 /// still empty.
 pub(crate) fn release(out: &mut Vec<u8>, buf: Vec<u8>) {

@@ -20,7 +20,8 @@ pub enum ChecksumAlgorithm {
     Sha256,
 }
 
-const ALL: [ChecksumAlgorithm; 5] = [
+/// Every algorithm (for the name lookups, and for the tests to go through).
+pub(super) const ALL: [ChecksumAlgorithm; 5] = [
     ChecksumAlgorithm::Crc32,
     ChecksumAlgorithm::Crc32c,
     ChecksumAlgorithm::Crc64Nvme,

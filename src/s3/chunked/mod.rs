@@ -34,6 +34,7 @@ mod error;
 mod parse;
 mod sigchain;
 mod signed;
+mod stream;
 mod trailer;
 mod unsigned;
 

@@ -17,7 +17,7 @@
 //! lines over, and at the end of the body whatever unterminated line is left.
 
 use super::error::ChunkError;
-use super::sigchain::parse_signature;
+use crate::s3::sign::parse_signature;
 
 /// Longest header line of an unsigned body, CRLF included: a chunk-size line.
 const MAX_UNSIGNED_HEADER_LINE: usize = 64;
@@ -93,6 +93,11 @@ impl Framer {
             state: State::Header,
             line: Vec::new(),
         }
+    }
+
+    /// Refuse chunks larger than `max` bytes from now on (before the first piece).
+    pub(crate) fn set_max_chunk(&mut self, max: u64) {
+        self.max_chunk = max;
     }
 
     /// The next event in `input`, advancing it past what was consumed; `None` once `input` is
@@ -352,76 +357,55 @@ mod tests {
 
     #[test]
     fn rejects() {
-        let cases: &[(Syntax, &[u8], ChunkError)] = &[
+        use ChunkError::{ChunkTooLarge, Malformed};
+        use Syntax::{Signed, Unsigned};
+        let not_followed = "chunk data is not followed by CRLF (chunk longer than its size)";
+        let cases: &[(Syntax, &[&[u8]], ChunkError)] = &[
             (
-                Syntax::Unsigned,
-                b"x\r\n",
-                ChunkError::Malformed("chunk size is not hex"),
+                Unsigned,
+                &[b"x\r\n", b"+5\r\n", b"\r\n"],
+                Malformed("chunk size is not hex"),
             ),
             (
-                Syntax::Unsigned,
-                b"+5\r\n",
-                ChunkError::Malformed("chunk size is not hex"),
+                Unsigned,
+                &[b"5\n"],
+                Malformed("line ends with a bare LF instead of CRLF"),
             ),
             (
-                Syntax::Unsigned,
-                b"\r\n",
-                ChunkError::Malformed("chunk size is not hex"),
+                Unsigned,
+                &[b"65\r\n", b"00000000000000001\r\n", &[b'1'; 65]],
+                ChunkTooLarge { limit: 100 },
             ),
             (
-                Syntax::Unsigned,
-                b"5\n",
-                ChunkError::Malformed("line ends with a bare LF instead of CRLF"),
+                Unsigned,
+                &[b"1;a=b\r\n"],
+                Malformed("chunk extension in an unsigned chunk header"),
             ),
             (
-                Syntax::Unsigned,
-                b"65\r\n",
-                ChunkError::ChunkTooLarge { limit: 100 },
+                Signed,
+                &[b"1\r\n"],
+                Malformed("chunk header has no chunk-signature"),
             ),
             (
-                Syntax::Unsigned,
-                b"00000000000000001\r\n",
-                ChunkError::ChunkTooLarge { limit: 100 },
+                Signed,
+                &[b"1;chunk-signature=abc\r\n"],
+                Malformed("chunk-signature is not 64 hex digits"),
             ),
+            (Unsigned, &[b"1\r\nab\r\n"], Malformed(not_followed)),
             (
-                Syntax::Unsigned,
-                &[b'1'; 65],
-                ChunkError::ChunkTooLarge { limit: 100 },
-            ),
-            (
-                Syntax::Unsigned,
-                b"1;a=b\r\n",
-                ChunkError::Malformed("chunk extension in an unsigned chunk header"),
-            ),
-            (
-                Syntax::Signed,
-                b"1\r\n",
-                ChunkError::Malformed("chunk header has no chunk-signature"),
-            ),
-            (
-                Syntax::Signed,
-                b"1;chunk-signature=abc\r\n",
-                ChunkError::Malformed("chunk-signature is not 64 hex digits"),
-            ),
-            (
-                Syntax::Unsigned,
-                b"1\r\nab\r\n",
-                ChunkError::Malformed(
-                    "chunk data is not followed by CRLF (chunk longer than its size)",
-                ),
-            ),
-            (
-                Syntax::Unsigned,
-                b"1\r0\r\n",
-                ChunkError::Malformed("stray CR inside a line"),
+                Unsigned,
+                &[b"1\r0\r\n"],
+                Malformed("stray CR inside a line"),
             ),
         ];
-        for (syntax, input, want) in cases {
-            let mut f = Framer::new(*syntax, 100);
-            assert_eq!(events(&mut f, input).unwrap_err(), *want, "{input:?}");
-            // Poisoned afterwards.
-            assert!(events(&mut f, b"0\r\n").is_err());
-            assert!(f.finish().is_err());
+        for (syntax, inputs, want) in cases {
+            for input in *inputs {
+                let mut f = Framer::new(*syntax, 100);
+                assert_eq!(events(&mut f, input).unwrap_err(), *want, "{input:?}");
+                // Poisoned afterwards.
+                assert!(events(&mut f, b"0\r\n").is_err());
+                assert!(f.finish().is_err());
+            }
         }
     }
 

@@ -11,8 +11,10 @@
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use sha2::Sha256;
+
+use crate::s3::sign::{hex_lower, hmac_new, parse_signature, HmacSha256};
 
 /// hex(sha256("")), the fixed "previous headers" hash of every chunk string-to-sign.
 const EMPTY_SHA256_HEX: &[u8; 64] =
@@ -61,34 +63,18 @@ impl fmt::Debug for ChunkSigningContext {
     }
 }
 
-/// 64 hex digits (either case) as the 32 signature bytes.
-pub(crate) fn parse_signature(hex_digits: &[u8]) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    if hex_digits.len() != 64 {
-        return None;
+/// Replaces the 64 hex digits at `at` in `buf` by `sig` (same length): re-signing in place.
+pub(crate) fn put_signature(buf: &mut [u8], at: usize, sig: &[u8; 32]) {
+    if let Some(slot) = buf.get_mut(at..at + 64) {
+        slot.copy_from_slice(&hex_lower(sig));
     }
-    hex::decode_to_slice(hex_digits, &mut out).ok()?;
-    Some(out)
-}
-
-/// Lower-case hex of a signature, as it appears on the wire and in the next string-to-sign.
-pub(crate) fn signature_hex(sig: &[u8; 32]) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    // Cannot fail: the output is exactly twice the input.
-    let _ = hex::encode_to_slice(sig, &mut out);
-    out
-}
-
-/// Compares two signatures in constant time.
-pub(crate) fn signatures_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A running chunk-signature chain: the keyed HMAC, the fixed string-to-sign prefixes and the
 /// previous signature.
 #[derive(Clone)]
 pub(crate) struct SigChain {
-    mac: Hmac<Sha256>,
+    mac: HmacSha256,
     /// `timestamp + "\n" + scope + "\n"`.
     date_scope: Vec<u8>,
     previous: [u8; 32],
@@ -102,9 +88,7 @@ impl SigChain {
         date_scope.extend_from_slice(ctx.scope.as_bytes());
         date_scope.push(b'\n');
         Self {
-            // HMAC takes a key of any length: this cannot fail.
-            mac: <Hmac<Sha256> as Mac>::new_from_slice(&ctx.signing_key)
-                .unwrap_or_else(|_| unreachable!("HMAC accepts any key length")),
+            mac: hmac_new(&ctx.signing_key),
             date_scope,
             previous: ctx.seed_signature,
         }
@@ -115,11 +99,11 @@ impl SigChain {
         let mut mac = self.mac.clone();
         mac.update(b"AWS4-HMAC-SHA256-PAYLOAD\n");
         mac.update(&self.date_scope);
-        mac.update(&signature_hex(&self.previous));
+        mac.update(&hex_lower(&self.previous));
         mac.update(b"\n");
         mac.update(EMPTY_SHA256_HEX);
         mac.update(b"\n");
-        mac.update(&signature_hex(data_sha256));
+        mac.update(&hex_lower(data_sha256));
         mac.finalize().into_bytes().into()
     }
 
@@ -130,9 +114,9 @@ impl SigChain {
         let mut mac = self.mac.clone();
         mac.update(b"AWS4-HMAC-SHA256-TRAILER\n");
         mac.update(&self.date_scope);
-        mac.update(&signature_hex(&self.previous));
+        mac.update(&hex_lower(&self.previous));
         mac.update(b"\n");
-        mac.update(&signature_hex(&hash));
+        mac.update(&hex_lower(&hash));
         mac.finalize().into_bytes().into()
     }
 
@@ -145,6 +129,7 @@ impl SigChain {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::sign::signatures_equal;
 
     #[test]
     fn parse_signature_rejects_bad_input() {

@@ -5,13 +5,13 @@
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
 
-use super::buffer::{push_bounded, release};
-use super::checksum::{ChecksumAlgorithm, Checksummer};
+use super::buffer::{chunk_buffer, push_bounded, release};
+use super::checksum::ChecksumAlgorithm;
 use super::error::ChunkError;
-use super::parse::{ChunkHeader, Event, Framer, Syntax};
-use super::sigchain::{signature_hex, signatures_equal, ChunkSigningContext, SigChain};
-use super::trailer::TrailerSection;
-use super::DEFAULT_MAX_CHUNK_SIZE;
+use super::parse::{ChunkHeader, Syntax};
+use super::sigchain::{put_signature, ChunkSigningContext, SigChain};
+use super::stream::{Scheme, Stream};
+use crate::s3::sign::signatures_equal;
 
 /// sha256("") as bytes: the data hash of the final, empty chunk.
 const EMPTY_SHA256: [u8; 32] = [
@@ -66,23 +66,16 @@ struct Chunk {
 /// Memory: one chunk, framing included ([`with_max_chunk_size`](Self::with_max_chunk_size),
 /// 16 MiB by default; SDKs send 64 KiB), plus one line and at most 1 KiB of trailer.
 pub struct SignedChunkDecoder {
-    framer: Framer,
+    stream: Stream,
+    chunks: SignedChunks,
+}
+
+/// The signed scheme: both signature chains and the chunk being verified.
+struct SignedChunks {
     client: SigChain,
     ours: Option<SigChain>,
-    expected: u64,
-    decoded: u64,
     chunk_index: u64,
     current: Option<Chunk>,
-    /// The verified chunk that completed the payload, framing included when re-signing.
-    held: Vec<u8>,
-    /// Resign: the final chunk's header line (and the blank line after it).
-    tail: Vec<u8>,
-    /// Trailer variant: the trailing headers and the checksum being computed.
-    trailer: Option<(TrailerSection, Checksummer)>,
-    blank_seen: bool,
-    verified_checksum: Option<String>,
-    error: Option<ChunkError>,
-    done: bool,
 }
 
 impl SignedChunkDecoder {
@@ -95,20 +88,13 @@ impl SignedChunkDecoder {
             Output::Resign(ctx) => Some(SigChain::new(ctx)),
         };
         Self {
-            framer: Framer::new(Syntax::Signed, DEFAULT_MAX_CHUNK_SIZE),
-            client: SigChain::new(&client),
-            ours,
-            expected: decoded_content_length,
-            decoded: 0,
-            chunk_index: 0,
-            current: None,
-            held: Vec::new(),
-            tail: Vec::new(),
-            trailer: None,
-            blank_seen: false,
-            verified_checksum: None,
-            error: None,
-            done: false,
+            stream: Stream::new(Syntax::Signed, decoded_content_length, ours.is_some()),
+            chunks: SignedChunks {
+                client: SigChain::new(&client),
+                ours,
+                chunk_index: 0,
+                current: None,
+            },
         }
     }
 
@@ -116,132 +102,54 @@ impl SignedChunkDecoder {
     /// checksum trailer (named by the request's `x-amz-trailer`) and `x-amz-trailer-signature`,
     /// both verified before the last bytes are released. Call before the first `feed`.
     pub fn with_trailer(mut self, algorithm: ChecksumAlgorithm) -> Self {
-        let section = TrailerSection::new(algorithm, true, self.ours.is_some());
-        self.trailer = Some((section, algorithm.hasher()));
+        self.stream.expect_trailer(algorithm, true);
         self
     }
 
     /// Refuse chunks larger than `max` bytes (default 16 MiB) with
     /// [`ChunkError::ChunkTooLarge`]. Call before the first `feed`.
     pub fn with_max_chunk_size(mut self, max: u64) -> Self {
-        self.framer = Framer::new(Syntax::Signed, max);
+        self.stream.set_max_chunk_size(max);
         self
     }
 
     /// Feeds the next piece of the client's body; returns what may be sent upstream now
     /// (possibly empty). See the type's docs for what is held back.
     pub fn feed(&mut self, piece: &[u8]) -> Result<Bytes, ChunkError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        if self.done {
-            if piece.is_empty() {
-                return Ok(Bytes::new());
-            }
-            return self.fail(ChunkError::Malformed("data after the end of the body"));
-        }
-        let mut out = Vec::new();
-        match self.feed_inner(piece, &mut out) {
-            Ok(()) => Ok(Bytes::from(out)),
-            Err(e) => self.fail(e),
-        }
+        self.stream.feed(&mut self.chunks, piece)
     }
 
     /// The end of the client's body: `Ok` with the held-back rest of the output only if the
     /// final chunk arrived and verified (and the trailer, in the trailer variant) and the
     /// decoded length is `x-amz-decoded-content-length`.
     pub fn finish(&mut self) -> Result<Bytes, ChunkError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        if self.done {
-            return Ok(Bytes::new());
-        }
-        match self.finish_inner() {
-            Ok(out) => {
-                self.done = true;
-                Ok(Bytes::from(out))
-            }
-            Err(e) => self.fail(e),
-        }
+        self.stream.finish(&mut self.chunks)
     }
 
     /// Trailer variant, after a successful [`finish`](Self::finish): the verified base64
     /// checksum value, e.g. to record it or send it upstream as a header.
     pub fn verified_checksum(&self) -> Option<&str> {
-        self.verified_checksum.as_deref()
+        self.stream.verified_checksum()
     }
 
     /// Bytes of buffer capacity held right now (for the memory-bound tests).
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
-        self.current.as_ref().map_or(0, |c| c.buf.capacity())
-            + self.held.capacity()
-            + self.tail.capacity()
-            + self.framer.buffered()
+        self.stream.buffered(&self.chunks)
     }
+}
 
-    fn fail(&mut self, e: ChunkError) -> Result<Bytes, ChunkError> {
-        self.current = None;
-        self.held = Vec::new();
-        self.tail = Vec::new();
-        self.trailer = None;
-        self.error = Some(e.clone());
-        Err(e)
-    }
-
-    fn feed_inner(&mut self, mut piece: &[u8], out: &mut Vec<u8>) -> Result<(), ChunkError> {
-        while let Some(event) = self.framer.next(&mut piece)? {
-            match event {
-                Event::Header(header) => self.on_header(header)?,
-                Event::Data(data) => {
-                    let Some(chunk) = self.current.as_mut() else {
-                        return Err(ChunkError::Malformed("chunk data outside a chunk"));
-                    };
-                    chunk.sha.update(data);
-                    push_bounded(&mut chunk.buf, data, chunk.limit);
-                    if let Some((_, sum)) = self.trailer.as_mut() {
-                        sum.update(data);
-                    }
-                }
-                Event::DataEnd => self.on_chunk_end(out)?,
-                Event::TrailerLine(line) => self.on_trailer_line(&line)?,
-            }
-        }
-        Ok(())
-    }
-
-    fn on_header(&mut self, header: ChunkHeader) -> Result<(), ChunkError> {
-        let Some((signature, signature_at)) = header.signature else {
-            return Err(ChunkError::Malformed("chunk header has no chunk-signature"));
-        };
-        if header.size == 0 {
-            if self.decoded != self.expected {
-                return Err(ChunkError::LengthMismatch {
-                    expected: self.expected,
-                    got: self.decoded,
-                });
-            }
-            let ours = self.verify_chunk(&EMPTY_SHA256, &signature)?;
-            if let Some(ours) = ours {
-                self.tail = resigned_line(header.line, signature_at, &ours);
-                self.tail.extend_from_slice(b"\r\n");
-            }
-            return Ok(());
-        }
-        let total = self.decoded.saturating_add(header.size);
-        if total > self.expected {
-            return Err(ChunkError::LengthMismatch {
-                expected: self.expected,
-                got: total,
-            });
-        }
-        self.decoded = total;
-        // The framer refused sizes over the maximum chunk size.
-        let limit = usize::try_from(header.size.saturating_add(FRAMING)).unwrap_or(usize::MAX);
-        let mut buf = Vec::with_capacity(limit.min(64 * 1024));
+impl Scheme for SignedChunks {
+    fn chunk_header(
+        &mut self,
+        stream: &mut Stream,
+        header: ChunkHeader,
+        _out: &mut Vec<u8>,
+    ) -> Result<(), ChunkError> {
+        let (signature, signature_at) = chunk_signature(&header)?;
+        let (mut buf, limit) = chunk_buffer(header.size, FRAMING);
         let mut at = 0;
-        if self.ours.is_some() {
+        if stream.mirror() {
             at = signature_at;
             buf.extend_from_slice(&header.line);
             buf.extend_from_slice(b"\r\n");
@@ -256,7 +164,21 @@ impl SignedChunkDecoder {
         Ok(())
     }
 
-    fn on_chunk_end(&mut self, out: &mut Vec<u8>) -> Result<(), ChunkError> {
+    fn chunk_data(
+        &mut self,
+        _stream: &mut Stream,
+        data: &[u8],
+        _out: &mut Vec<u8>,
+    ) -> Result<(), ChunkError> {
+        let Some(chunk) = self.current.as_mut() else {
+            return Err(ChunkError::Malformed("chunk data outside a chunk"));
+        };
+        chunk.sha.update(data);
+        push_bounded(&mut chunk.buf, data, chunk.limit);
+        Ok(())
+    }
+
+    fn chunk_end(&mut self, stream: &mut Stream, out: &mut Vec<u8>) -> Result<(), ChunkError> {
         let Some(chunk) = self.current.take() else {
             return Err(ChunkError::Malformed("chunk end outside a chunk"));
         };
@@ -264,20 +186,42 @@ impl SignedChunkDecoder {
         let ours = self.verify_chunk(&hash, &chunk.signature)?;
         let mut buf = chunk.buf;
         if let Some(ours) = ours {
-            if let Some(slot) = buf.get_mut(chunk.signature_at..chunk.signature_at + 64) {
-                slot.copy_from_slice(&signature_hex(&ours));
-            }
+            put_signature(&mut buf, chunk.signature_at, &ours);
             push_bounded(&mut buf, b"\r\n", chunk.limit);
         }
-        if self.decoded == self.expected {
+        if stream.completing() {
             // The chunk that completes the payload: held until `finish` verified the end.
-            self.held = buf;
+            stream.held = buf;
         } else {
             release(out, buf);
         }
         Ok(())
     }
 
+    fn final_header(&mut self, header: ChunkHeader) -> Result<Vec<u8>, ChunkError> {
+        let (signature, signature_at) = chunk_signature(&header)?;
+        let mut line = header.line;
+        if let Some(ours) = self.verify_chunk(&EMPTY_SHA256, &signature)? {
+            put_signature(&mut line, signature_at, &ours);
+        }
+        Ok(line)
+    }
+
+    fn trailer_chains(&self) -> (Option<&SigChain>, Option<&SigChain>) {
+        (Some(&self.client), self.ours.as_ref())
+    }
+
+    fn clear(&mut self) {
+        self.current = None;
+    }
+
+    #[cfg(test)]
+    fn buffered(&self) -> usize {
+        self.current.as_ref().map_or(0, |c| c.buf.capacity())
+    }
+}
+
+impl SignedChunks {
     /// Checks the next chunk's signature against the client chain and moves both chains on;
     /// returns our signature for the chunk when re-signing.
     fn verify_chunk(
@@ -300,55 +244,11 @@ impl SignedChunkDecoder {
         self.chunk_index += 1;
         Ok(ours)
     }
-
-    fn on_trailer_line(&mut self, line: &[u8]) -> Result<(), ChunkError> {
-        if let Some((section, _)) = self.trailer.as_mut() {
-            return section.push_line(line, true);
-        }
-        if !line.is_empty() || self.blank_seen {
-            return Err(ChunkError::Malformed("data after the final chunk"));
-        }
-        self.blank_seen = true;
-        if self.ours.is_some() {
-            self.tail.extend_from_slice(b"\r\n");
-        }
-        Ok(())
-    }
-
-    fn finish_inner(&mut self) -> Result<Vec<u8>, ChunkError> {
-        let partial = self.framer.finish()?;
-        match self.trailer.take() {
-            None => {
-                if !self.blank_seen {
-                    return Err(ChunkError::Truncated);
-                }
-                if !partial.is_empty() {
-                    return Err(ChunkError::Malformed("data after the final chunk"));
-                }
-            }
-            Some((mut section, sum)) => {
-                if partial.contains(&b'\r') {
-                    return Err(ChunkError::MalformedTrailer("trailer cut inside its CRLF"));
-                }
-                if !partial.is_empty() {
-                    section.push_line(&partial, false)?;
-                }
-                section.verify(&sum.finalize(), Some(&self.client), self.ours.as_ref())?;
-                self.verified_checksum = section.checksum_value().map(str::to_owned);
-                self.tail.extend_from_slice(&section.take_raw());
-            }
-        }
-        let mut out = std::mem::take(&mut self.held);
-        out.extend_from_slice(&self.tail);
-        self.tail = Vec::new();
-        Ok(out)
-    }
 }
 
-/// The header line with its signature replaced by `ours` (same length).
-fn resigned_line(mut line: Vec<u8>, signature_at: usize, ours: &[u8; 32]) -> Vec<u8> {
-    if let Some(slot) = line.get_mut(signature_at..signature_at + 64) {
-        slot.copy_from_slice(&signature_hex(ours));
-    }
-    line
+/// The signature a chunk header carries, and where its 64 hex digits start in the line.
+fn chunk_signature(header: &ChunkHeader) -> Result<([u8; 32], usize), ChunkError> {
+    header
+        .signature
+        .ok_or(ChunkError::Malformed("chunk header has no chunk-signature"))
 }

@@ -12,7 +12,8 @@ use base64::Engine as _;
 use super::checksum::ChecksumAlgorithm;
 use super::error::ChunkError;
 use super::parse::MAX_TRAILER_LINE;
-use super::sigchain::{parse_signature, signature_hex, signatures_equal, SigChain};
+use super::sigchain::{put_signature, SigChain};
+use crate::s3::sign::{parse_signature, signatures_equal};
 
 /// Most bytes in a trailer section, CRLFs and blank lines included.
 const MAX_TRAILER_SECTION: usize = 4 * MAX_TRAILER_LINE;
@@ -46,6 +47,11 @@ impl TrailerSection {
             checksum: None,
             signature: None,
         }
+    }
+
+    /// Whether to keep the raw bytes for the output (before the first line).
+    pub(crate) fn set_mirror(&mut self, mirror: bool) {
+        self.mirror = mirror;
     }
 
     /// One line of the section, without its CRLF; `terminated` says whether it had one (only
@@ -113,11 +119,6 @@ impl TrailerSection {
         }
     }
 
-    /// The checksum algorithm the section must carry.
-    pub(crate) fn algorithm(&self) -> ChecksumAlgorithm {
-        self.algorithm
-    }
-
     /// The trailer's checksum value as sent (once present).
     pub(crate) fn checksum_value(&self) -> Option<&str> {
         self.checksum.as_deref()
@@ -150,9 +151,7 @@ impl TrailerSection {
             }
             if let Some(ours) = ours {
                 let resigned = ours.trailer_signature(canonical.as_bytes());
-                if let Some(slot) = self.raw.get_mut(at..at + 64) {
-                    slot.copy_from_slice(&signature_hex(&resigned));
-                }
+                put_signature(&mut self.raw, at, &resigned);
             }
         }
         let decoded = base64::engine::general_purpose::STANDARD

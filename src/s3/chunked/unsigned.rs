@@ -4,12 +4,12 @@
 
 use bytes::Bytes;
 
-use super::buffer::{push_bounded, release};
-use super::checksum::{ChecksumAlgorithm, Checksummer};
+use super::buffer::{chunk_buffer, push_bounded, release};
+use super::checksum::ChecksumAlgorithm;
 use super::error::ChunkError;
-use super::parse::{ChunkHeader, Event, Framer, Syntax};
-use super::trailer::TrailerSection;
-use super::DEFAULT_MAX_CHUNK_SIZE;
+use super::parse::{ChunkHeader, Syntax};
+use super::sigchain::SigChain;
+use super::stream::{Scheme, Stream};
 
 /// Room for a chunk's header line and the CRLF after its data, on top of the data.
 const FRAMING: u64 = 64 + 2;
@@ -41,21 +41,14 @@ pub enum UnsignedOutput {
 /// [`with_max_chunk_size`](Self::with_max_chunk_size), 16 MiB by default), plus one line and at
 /// most 1 KiB of trailer.
 pub struct UnsignedTrailerDecoder {
-    framer: Framer,
-    mode: UnsignedOutput,
-    expected: u64,
-    decoded: u64,
-    sum: Option<Checksummer>,
-    trailer: TrailerSection,
-    /// Whether the current chunk is the one that completes the payload.
-    holding: bool,
-    held: Vec<u8>,
+    stream: Stream,
+    chunks: UnsignedChunks,
+}
+
+/// The unsigned scheme: nothing to verify per chunk, only where the data goes.
+struct UnsignedChunks {
+    /// Largest the held-back chunk may get.
     held_limit: usize,
-    /// Passthrough: the final chunk's header line.
-    tail: Vec<u8>,
-    verified_checksum: Option<String>,
-    error: Option<ChunkError>,
-    done: bool,
 }
 
 impl UnsignedTrailerDecoder {
@@ -64,164 +57,80 @@ impl UnsignedTrailerDecoder {
     /// `decoded_content_length` (`x-amz-decoded-content-length`) bytes. Decodes to the plain
     /// payload; see [`with_output`](Self::with_output).
     pub fn new(expected_trailer: ChecksumAlgorithm, decoded_content_length: u64) -> Self {
+        let mut stream = Stream::new(Syntax::Unsigned, decoded_content_length, false);
+        stream.expect_trailer(expected_trailer, false);
         Self {
-            framer: Framer::new(Syntax::Unsigned, DEFAULT_MAX_CHUNK_SIZE),
-            mode: UnsignedOutput::Decode,
-            expected: decoded_content_length,
-            decoded: 0,
-            sum: Some(expected_trailer.hasher()),
-            trailer: TrailerSection::new(expected_trailer, false, false),
-            holding: false,
-            held: Vec::new(),
-            held_limit: 0,
-            tail: Vec::new(),
-            verified_checksum: None,
-            error: None,
-            done: false,
+            stream,
+            chunks: UnsignedChunks { held_limit: 0 },
         }
     }
 
     /// Choose between the plain payload (default) and the unchanged aws-chunked body. Call
     /// before the first `feed`.
     pub fn with_output(mut self, mode: UnsignedOutput) -> Self {
-        let algorithm = self.algorithm();
-        self.mode = mode;
-        self.trailer = TrailerSection::new(algorithm, false, mode == UnsignedOutput::Passthrough);
+        self.stream.set_mirror(mode == UnsignedOutput::Passthrough);
         self
     }
 
     /// Refuse chunks larger than `max` bytes (default 16 MiB) with
     /// [`ChunkError::ChunkTooLarge`]. Call before the first `feed`.
     pub fn with_max_chunk_size(mut self, max: u64) -> Self {
-        self.framer = Framer::new(Syntax::Unsigned, max);
+        self.stream.set_max_chunk_size(max);
         self
     }
 
     /// Feeds the next piece of the client's body; returns what may be sent upstream now
     /// (possibly empty). See the type's docs for what is held back.
     pub fn feed(&mut self, piece: &[u8]) -> Result<Bytes, ChunkError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        if self.done {
-            if piece.is_empty() {
-                return Ok(Bytes::new());
-            }
-            return self.fail(ChunkError::Malformed("data after the end of the body"));
-        }
-        let mut out = Vec::new();
-        match self.feed_inner(piece, &mut out) {
-            Ok(()) => Ok(Bytes::from(out)),
-            Err(e) => self.fail(e),
-        }
+        self.stream.feed(&mut self.chunks, piece)
     }
 
     /// The end of the client's body: `Ok` with the held-back rest only if the final chunk and
     /// the checksum trailer arrived, the checksum matches and the decoded length is
     /// `x-amz-decoded-content-length`.
     pub fn finish(&mut self) -> Result<Bytes, ChunkError> {
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        if self.done {
-            return Ok(Bytes::new());
-        }
-        match self.finish_inner() {
-            Ok(out) => {
-                self.done = true;
-                Ok(Bytes::from(out))
-            }
-            Err(e) => self.fail(e),
-        }
+        self.stream.finish(&mut self.chunks)
     }
 
     /// After a successful [`finish`](Self::finish): the verified base64 checksum value.
     pub fn verified_checksum(&self) -> Option<&str> {
-        self.verified_checksum.as_deref()
-    }
-
-    fn algorithm(&self) -> ChecksumAlgorithm {
-        self.trailer.algorithm()
+        self.stream.verified_checksum()
     }
 
     /// Bytes of buffer capacity held right now (for the memory-bound tests).
     #[cfg(test)]
     pub(crate) fn buffered(&self) -> usize {
-        self.held.capacity() + self.tail.capacity() + self.framer.buffered()
+        self.stream.buffered(&self.chunks)
     }
+}
 
-    fn fail(&mut self, e: ChunkError) -> Result<Bytes, ChunkError> {
-        self.held = Vec::new();
-        self.tail = Vec::new();
-        self.error = Some(e.clone());
-        Err(e)
+impl UnsignedChunks {
+    /// Sends `bytes` of the current chunk on, or holds them back if the chunk completes the
+    /// payload.
+    fn emit(&self, stream: &mut Stream, bytes: &[u8], out: &mut Vec<u8>) {
+        if stream.completing() {
+            push_bounded(&mut stream.held, bytes, self.held_limit);
+        } else {
+            out.extend_from_slice(bytes);
+        }
     }
+}
 
-    fn feed_inner(&mut self, mut piece: &[u8], out: &mut Vec<u8>) -> Result<(), ChunkError> {
-        let passthrough = self.mode == UnsignedOutput::Passthrough;
-        while let Some(event) = self.framer.next(&mut piece)? {
-            match event {
-                Event::Header(header) => self.on_header(header, out)?,
-                Event::Data(data) => {
-                    if let Some(sum) = self.sum.as_mut() {
-                        sum.update(data);
-                    }
-                    if self.holding {
-                        push_bounded(&mut self.held, data, self.held_limit);
-                    } else {
-                        out.extend_from_slice(data);
-                    }
-                }
-                Event::DataEnd => {
-                    if passthrough {
-                        if self.holding {
-                            push_bounded(&mut self.held, b"\r\n", self.held_limit);
-                        } else {
-                            out.extend_from_slice(b"\r\n");
-                        }
-                    }
-                }
-                Event::TrailerLine(line) => self.trailer.push_line(&line, true)?,
-            }
+impl Scheme for UnsignedChunks {
+    fn chunk_header(
+        &mut self,
+        stream: &mut Stream,
+        header: ChunkHeader,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ChunkError> {
+        if stream.completing() {
+            (stream.held, self.held_limit) = chunk_buffer(header.size, FRAMING);
         }
-        Ok(())
-    }
-
-    fn on_header(&mut self, header: ChunkHeader, out: &mut Vec<u8>) -> Result<(), ChunkError> {
-        let passthrough = self.mode == UnsignedOutput::Passthrough;
-        if header.size == 0 {
-            if self.decoded != self.expected {
-                return Err(ChunkError::LengthMismatch {
-                    expected: self.expected,
-                    got: self.decoded,
-                });
-            }
-            self.holding = false;
-            if passthrough {
-                self.tail = header.line;
-                self.tail.extend_from_slice(b"\r\n");
-            }
-            return Ok(());
-        }
-        let total = self.decoded.saturating_add(header.size);
-        if total > self.expected {
-            return Err(ChunkError::LengthMismatch {
-                expected: self.expected,
-                got: total,
-            });
-        }
-        self.decoded = total;
-        self.holding = total == self.expected;
-        if self.holding {
-            self.held_limit =
-                usize::try_from(header.size.saturating_add(FRAMING)).unwrap_or(usize::MAX);
-            self.held = Vec::with_capacity(self.held_limit.min(64 * 1024));
-        }
-        if passthrough {
+        if stream.mirror() {
             let mut line = header.line;
             line.extend_from_slice(b"\r\n");
-            if self.holding {
-                push_bounded(&mut self.held, &line, self.held_limit);
+            if stream.completing() {
+                push_bounded(&mut stream.held, &line, self.held_limit);
             } else {
                 release(out, line);
             }
@@ -229,23 +138,35 @@ impl UnsignedTrailerDecoder {
         Ok(())
     }
 
-    fn finish_inner(&mut self) -> Result<Vec<u8>, ChunkError> {
-        let partial = self.framer.finish()?;
-        if partial.contains(&b'\r') {
-            return Err(ChunkError::MalformedTrailer("trailer cut inside its CRLF"));
+    fn chunk_data(
+        &mut self,
+        stream: &mut Stream,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ChunkError> {
+        self.emit(stream, data, out);
+        Ok(())
+    }
+
+    fn chunk_end(&mut self, stream: &mut Stream, out: &mut Vec<u8>) -> Result<(), ChunkError> {
+        if stream.mirror() {
+            self.emit(stream, b"\r\n", out);
         }
-        if !partial.is_empty() {
-            self.trailer.push_line(&partial, false)?;
-        }
-        let Some(sum) = self.sum.take() else {
-            return Err(ChunkError::Malformed("body already finished"));
-        };
-        self.trailer.verify(&sum.finalize(), None, None)?;
-        self.verified_checksum = self.trailer.checksum_value().map(str::to_owned);
-        let mut out = std::mem::take(&mut self.held);
-        out.extend_from_slice(&self.tail);
-        out.extend_from_slice(&self.trailer.take_raw());
-        self.tail = Vec::new();
-        Ok(out)
+        Ok(())
+    }
+
+    fn final_header(&mut self, header: ChunkHeader) -> Result<Vec<u8>, ChunkError> {
+        Ok(header.line)
+    }
+
+    fn trailer_chains(&self) -> (Option<&SigChain>, Option<&SigChain>) {
+        (None, None)
+    }
+
+    fn clear(&mut self) {}
+
+    #[cfg(test)]
+    fn buffered(&self) -> usize {
+        0
     }
 }

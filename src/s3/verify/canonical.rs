@@ -15,7 +15,7 @@ use http::HeaderMap;
 use percent_encoding::{percent_decode_str, percent_encode};
 
 use super::error::S3AuthError;
-use crate::s3::sign::PATH_ENCODE_SET;
+use crate::s3::sign::{self, PATH_ENCODE_SET};
 
 /// S3's canonical URI for a received (still encoded) path.
 pub(super) fn canonical_path(raw: &str) -> Cow<'_, str> {
@@ -81,11 +81,7 @@ pub(super) fn check_amz_headers_signed(
 
 /// Decodes a hex signature (64 digits, either case).
 pub(super) fn parse_signature(hex: &str) -> Result<[u8; 32], &'static str> {
-    let mut out = [0u8; 32];
-    match hex::decode_to_slice(hex, &mut out) {
-        Ok(()) => Ok(out),
-        Err(_) => Err("the Signature must be 64 hexadecimal digits."),
-    }
+    sign::parse_signature(hex.as_bytes()).ok_or("the Signature must be 64 hexadecimal digits.")
 }
 
 #[cfg(test)]

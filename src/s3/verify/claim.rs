@@ -15,7 +15,8 @@ use super::request::RequestView;
 use super::time::SignedAt;
 use super::verified::{AuthMethod, Scope, SigningKey, Verified};
 use crate::s3::sign::{
-    derive_signing_key, hex_lower, string_to_sign, CanonicalRequest, QueryPair, SERVICE,
+    derive_signing_key, hex_lower, signatures_equal, string_to_sign, CanonicalRequest, QueryPair,
+    SERVICE,
 };
 
 /// Everything a request claims about its signature, parsed and validated for form.
@@ -82,11 +83,7 @@ fn check_token(expected: Option<&str>, sent: Option<&str>) -> Result<(), S3AuthE
 
 /// Equality that takes the same time wherever the inputs differ: compares SHA-256 digests.
 fn digest_eq(a: &[u8], b: &[u8]) -> bool {
-    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
-    a.iter()
-        .zip(b.iter())
-        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-        == 0
+    signatures_equal(&Sha256::digest(a).into(), &Sha256::digest(b).into())
 }
 
 /// Recomputes the signature for each canonical URI the path may have been signed as; the MAC

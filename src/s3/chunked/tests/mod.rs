@@ -141,25 +141,27 @@ pub(super) fn checksum_b64(alg: ChecksumAlgorithm, data: &[u8]) -> String {
 pub(super) trait Decoder {
     fn feed(&mut self, piece: &[u8]) -> Result<Bytes, ChunkError>;
     fn finish(&mut self) -> Result<Bytes, ChunkError>;
+    fn buffered(&self) -> usize;
 }
 
-impl Decoder for SignedChunkDecoder {
-    fn feed(&mut self, piece: &[u8]) -> Result<Bytes, ChunkError> {
-        SignedChunkDecoder::feed(self, piece)
-    }
-    fn finish(&mut self) -> Result<Bytes, ChunkError> {
-        SignedChunkDecoder::finish(self)
-    }
+/// The same forwarding impl for each decoder type.
+macro_rules! impl_decoder {
+    ($($decoder:ty),*) => {$(
+        impl Decoder for $decoder {
+            fn feed(&mut self, piece: &[u8]) -> Result<Bytes, ChunkError> {
+                <$decoder>::feed(self, piece)
+            }
+            fn finish(&mut self) -> Result<Bytes, ChunkError> {
+                <$decoder>::finish(self)
+            }
+            fn buffered(&self) -> usize {
+                <$decoder>::buffered(self)
+            }
+        }
+    )*};
 }
 
-impl Decoder for UnsignedTrailerDecoder {
-    fn feed(&mut self, piece: &[u8]) -> Result<Bytes, ChunkError> {
-        UnsignedTrailerDecoder::feed(self, piece)
-    }
-    fn finish(&mut self) -> Result<Bytes, ChunkError> {
-        UnsignedTrailerDecoder::finish(self)
-    }
-}
+impl_decoder!(SignedChunkDecoder, UnsignedTrailerDecoder);
 
 /// What came out of feeding a whole body.
 #[derive(Debug)]
@@ -194,6 +196,33 @@ pub(super) fn run<'a>(
     Outcome { out, result }
 }
 
+/// Cuts `body` in two at every position; each pair of pieces, fed to a fresh `decoder()`,
+/// must decode to `payload`.
+pub(super) fn assert_every_two_piece_split_decodes<D: Decoder>(
+    body: &[u8],
+    payload: &[u8],
+    mut decoder: impl FnMut() -> D,
+) {
+    for cut in 0..=body.len() {
+        let mut d = decoder();
+        let outcome = run(&mut d, [&body[..cut], &body[cut..]]);
+        outcome.result.unwrap();
+        assert!(outcome.out == payload, "cut at {cut}");
+    }
+}
+
+/// The most buffer capacity `decoder` holds while fed `body` in pieces of `piece` bytes; the
+/// body must then finish.
+pub(super) fn max_buffered(decoder: &mut dyn Decoder, body: &[u8], piece: usize) -> usize {
+    let mut max = 0;
+    for piece in body.chunks(piece) {
+        decoder.feed(piece).unwrap();
+        max = max.max(decoder.buffered());
+    }
+    decoder.finish().unwrap();
+    max
+}
+
 /// A tiny deterministic PRNG (xorshift64*), for random splits and mutations.
 pub(super) struct Rng(u64);
 
@@ -225,9 +254,28 @@ pub(super) fn random_split<'a>(body: &'a [u8], rng: &mut Rng, max: usize) -> Vec
     pieces
 }
 
+/// `body` with one random edit: a bit flipped, a byte removed or a byte inserted.
+pub(super) fn mutate(body: &[u8], rng: &mut Rng) -> Vec<u8> {
+    let mut mutated = body.to_vec();
+    let at = rng.below(mutated.len());
+    match rng.below(3) {
+        0 => mutated[at] ^= 1 << rng.below(8),
+        1 => {
+            mutated.remove(at);
+        }
+        _ => mutated.insert(at, rng.next() as u8),
+    }
+    mutated
+}
+
 /// `body` one byte at a time.
 pub(super) fn bytewise(body: &[u8]) -> impl Iterator<Item = &[u8]> {
     body.chunks(1)
+}
+
+/// The chunks as slices, for the encoders.
+pub(super) fn refs(chunks: &[Vec<u8>]) -> Vec<&[u8]> {
+    chunks.iter().map(Vec::as_slice).collect()
 }
 
 /// Payload bytes that are not all the same, so misplaced data shows.

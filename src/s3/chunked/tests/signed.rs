@@ -1,18 +1,17 @@
 //! SignedChunkDecoder: decoding and re-signing in every split, and that no tampered, forged,
 //! truncated or oversized body ever gets its last chunk released.
 
-use super::super::{ChecksumAlgorithm, ChunkError, Output, SignedChunkDecoder};
+use super::super::{
+    ChecksumAlgorithm, ChunkError, ChunkSigningContext, Output, SignedChunkDecoder,
+};
 use super::{
-    bytewise, client, encode_signed, find, ours, pattern, random_split, rfind, run, Rng,
-    TrailerStyle, AWS_SEED, CLIENT_SECRET, OUR_SECRET, OUR_SEED,
+    assert_every_two_piece_split_decodes, bytewise, client, encode_signed, find, max_buffered,
+    mutate, ours, pattern, random_split, refs, rfind, run, Rng, TrailerStyle, AWS_SEED,
+    CLIENT_SECRET, OUR_SECRET, OUR_SEED,
 };
 
 fn chunks() -> Vec<Vec<u8>> {
     vec![pattern(8192, 1), pattern(8192, 2), pattern(100, 3)]
-}
-
-fn refs(chunks: &[Vec<u8>]) -> Vec<&[u8]> {
-    chunks.iter().map(Vec::as_slice).collect()
 }
 
 fn total(chunks: &[Vec<u8>]) -> u64 {
@@ -25,12 +24,23 @@ const TRAILERS: [Option<(ChecksumAlgorithm, TrailerStyle)>; 3] = [
     Some((ChecksumAlgorithm::Sha256, TrailerStyle::Docs)),
 ];
 
+/// A decoder of a body signed under the client's key.
 fn decoder(
     len: u64,
     mode: Output,
     trailer: Option<(ChecksumAlgorithm, TrailerStyle)>,
 ) -> SignedChunkDecoder {
-    let d = SignedChunkDecoder::new(client(), len, mode);
+    decoder_under(client(), len, mode, trailer)
+}
+
+/// A decoder of a body signed under `ctx`.
+fn decoder_under(
+    ctx: ChunkSigningContext,
+    len: u64,
+    mode: Output,
+    trailer: Option<(ChecksumAlgorithm, TrailerStyle)>,
+) -> SignedChunkDecoder {
+    let d = SignedChunkDecoder::new(ctx, len, mode);
     match trailer {
         Some((alg, _)) => d.with_trailer(alg),
         None => d,
@@ -61,12 +71,9 @@ fn decodes_in_any_split() {
 fn every_two_piece_split_decodes() {
     let chunks = [pattern(10, 1), pattern(3, 2)];
     let body = encode_signed(CLIENT_SECRET, AWS_SEED, &refs(&chunks), None);
-    for cut in 0..=body.len() {
-        let mut d = decoder(13, Output::Decode, None);
-        let outcome = run(&mut d, [&body[..cut], &body[cut..]]);
-        outcome.result.unwrap();
-        assert!(outcome.out == chunks.concat(), "cut at {cut}");
-    }
+    assert_every_two_piece_split_decodes(&body, &chunks.concat(), || {
+        decoder(13, Output::Decode, None)
+    });
 }
 
 #[test]
@@ -84,11 +91,7 @@ fn resign_matches_a_body_signed_by_us() {
         assert!(outcome.out == expected);
 
         // And it verifies under our context.
-        let check = SignedChunkDecoder::new(ours(), total(&chunks), Output::Decode);
-        let mut check = match trailer {
-            Some((alg, _)) => check.with_trailer(alg),
-            None => check,
-        };
+        let mut check = decoder_under(ours(), total(&chunks), Output::Decode, trailer);
         let decoded = run(&mut check, [&outcome.out[..]]);
         decoded.result.unwrap();
         assert!(decoded.out == chunks.concat());
@@ -336,15 +339,19 @@ fn trailer_forged_signature_or_wrong_checksum_keeps_the_end() {
         Some((alg, TrailerStyle::Sdk)),
     );
 
+    let trailer_decoder = || {
+        decoder(
+            total(&chunks),
+            Output::Decode,
+            Some((alg, TrailerStyle::Sdk)),
+        )
+    };
+
     // Forged trailer signature.
     let at = find(&body, b"x-amz-trailer-signature:").unwrap() + "x-amz-trailer-signature:".len();
     let mut forged = body.clone();
     forged[at] = if forged[at] == b'0' { b'1' } else { b'0' };
-    let mut d = decoder(
-        total(&chunks),
-        Output::Decode,
-        Some((alg, TrailerStyle::Sdk)),
-    );
+    let mut d = trailer_decoder();
     let outcome = run(&mut d, bytewise(&forged));
     assert_eq!(outcome.result, Err(ChunkError::TrailerSignatureMismatch));
     assert!(outcome.out == chunks[..2].concat());
@@ -361,11 +368,7 @@ fn trailer_forged_signature_or_wrong_checksum_keeps_the_end() {
         format!("x-amz-checksum-crc32:{wrong}\r\nx-amz-trailer-signature:{sig}\r\n\r\n").as_bytes(),
     ]
     .concat();
-    let mut d = decoder(
-        total(&chunks),
-        Output::Decode,
-        Some((alg, TrailerStyle::Sdk)),
-    );
+    let mut d = trailer_decoder();
     let outcome = run(&mut d, bytewise(&bad));
     let err = outcome.result.unwrap_err();
     assert_eq!(err, ChunkError::ChecksumMismatch { algorithm: alg });
@@ -374,11 +377,7 @@ fn trailer_forged_signature_or_wrong_checksum_keeps_the_end() {
 
     // No trailer at all.
     let bare = [head, b"\r\n"].concat();
-    let mut d = decoder(
-        total(&chunks),
-        Output::Decode,
-        Some((alg, TrailerStyle::Sdk)),
-    );
+    let mut d = trailer_decoder();
     let outcome = run(&mut d, bytewise(&bare));
     let err = outcome.result.unwrap_err();
     assert!(matches!(err, ChunkError::MalformedTrailer(_)));
@@ -391,11 +390,7 @@ fn trailer_forged_signature_or_wrong_checksum_keeps_the_end() {
         format!("x-amz-checksum-crc32:{wrong}\r\n\r\n").as_bytes(),
     ]
     .concat();
-    let mut d = decoder(
-        total(&chunks),
-        Output::Decode,
-        Some((alg, TrailerStyle::Sdk)),
-    );
+    let mut d = trailer_decoder();
     let outcome = run(&mut d, [&unsigned[..]]);
     assert!(matches!(
         outcome.result,
@@ -440,15 +435,7 @@ fn mutated_bodies_never_decode_to_something_else() {
     for trailer in TRAILERS {
         let body = encode_signed(CLIENT_SECRET, AWS_SEED, &refs(&chunks), trailer);
         for _ in 0..300 {
-            let mut mutated = body.clone();
-            let at = rng.below(mutated.len());
-            match rng.below(3) {
-                0 => mutated[at] ^= 1 << rng.below(8),
-                1 => {
-                    mutated.remove(at);
-                }
-                _ => mutated.insert(at, rng.next() as u8),
-            }
+            let mutated = mutate(&body, &mut rng);
             let mut d = decoder(1000, Output::Decode, trailer);
             let outcome = run(&mut d, random_split(&mutated, &mut rng, 64));
             if outcome.result.is_ok() {
@@ -467,12 +454,7 @@ fn buffering_stays_within_one_chunk() {
     let body = encode_signed(CLIENT_SECRET, AWS_SEED, &refs(&chunks), None);
     for mode in [Output::Decode, Output::Resign(ours())] {
         let mut d = decoder(131_082, mode, None);
-        let mut max = 0;
-        for piece in body.chunks(1000) {
-            d.feed(piece).unwrap();
-            max = max.max(d.buffered());
-        }
-        d.finish().unwrap();
+        let max = max_buffered(&mut d, &body, 1000);
         assert!(max <= 65536 + 256, "buffered {max}");
         assert!(max >= 65536 - 1000);
     }

@@ -1,23 +1,15 @@
 //! UnsignedTrailerDecoder: every checksum algorithm, both outputs, and that a wrong, missing or
 //! cut trailer never lets the last chunk out.
 
+use super::super::checksum::ALL;
 use super::super::{ChecksumAlgorithm, ChunkError, UnsignedOutput, UnsignedTrailerDecoder};
-use super::{bytewise, checksum_b64, encode_unsigned, pattern, random_split, rfind, run, Rng};
-
-const ALL: [ChecksumAlgorithm; 5] = [
-    ChecksumAlgorithm::Crc32,
-    ChecksumAlgorithm::Crc32c,
-    ChecksumAlgorithm::Crc64Nvme,
-    ChecksumAlgorithm::Sha1,
-    ChecksumAlgorithm::Sha256,
-];
+use super::{
+    assert_every_two_piece_split_decodes, bytewise, checksum_b64, encode_unsigned, max_buffered,
+    mutate, pattern, random_split, refs, rfind, run, Rng,
+};
 
 fn chunks() -> Vec<Vec<u8>> {
     vec![pattern(65536, 1), pattern(65536, 2), pattern(1000, 3)]
-}
-
-fn refs(chunks: &[Vec<u8>]) -> Vec<&[u8]> {
-    chunks.iter().map(Vec::as_slice).collect()
 }
 
 const LEN: u64 = 65536 * 2 + 1000;
@@ -62,12 +54,9 @@ fn one_byte_at_a_time() {
 fn every_two_piece_split_decodes() {
     let chunks = [pattern(20, 1), pattern(11, 2)];
     let body = encode_unsigned(&refs(&chunks), ChecksumAlgorithm::Sha1);
-    for cut in 0..=body.len() {
-        let mut d = UnsignedTrailerDecoder::new(ChecksumAlgorithm::Sha1, 31);
-        let outcome = run(&mut d, [&body[..cut], &body[cut..]]);
-        outcome.result.unwrap();
-        assert!(outcome.out == chunks.concat(), "cut at {cut}");
-    }
+    assert_every_two_piece_split_decodes(&body, &chunks.concat(), || {
+        UnsignedTrailerDecoder::new(ChecksumAlgorithm::Sha1, 31)
+    });
 }
 
 #[test]
@@ -279,15 +268,7 @@ fn mutated_bodies_never_decode_to_something_else() {
     let body = encode_unsigned(&refs(&chunks), ChecksumAlgorithm::Sha256);
     let mut rng = Rng::new(77);
     for _ in 0..1000 {
-        let mut mutated = body.clone();
-        let at = rng.below(mutated.len());
-        match rng.below(3) {
-            0 => mutated[at] ^= 1 << rng.below(8),
-            1 => {
-                mutated.remove(at);
-            }
-            _ => mutated.insert(at, rng.next() as u8),
-        }
+        let mutated = mutate(&body, &mut rng);
         let mut d = UnsignedTrailerDecoder::new(ChecksumAlgorithm::Sha256, 1000);
         let outcome = run(&mut d, random_split(&mutated, &mut rng, 50));
         if outcome.result.is_ok() {
@@ -306,12 +287,7 @@ fn buffering_stays_within_one_chunk() {
     let body = encode_unsigned(&refs(&chunks), ChecksumAlgorithm::Crc32);
     for mode in [UnsignedOutput::Decode, UnsignedOutput::Passthrough] {
         let mut d = UnsignedTrailerDecoder::new(ChecksumAlgorithm::Crc32, LEN).with_output(mode);
-        let mut max = 0;
-        for piece in body.chunks(777) {
-            d.feed(piece).unwrap();
-            max = max.max(d.buffered());
-        }
-        d.finish().unwrap();
+        let max = max_buffered(&mut d, &body, 777);
         // Only the final 1000-byte chunk is ever buffered.
         assert!(max <= 1000 + 512, "buffered {max}");
     }

@@ -19,23 +19,27 @@ const T_CHUNK2_SIG: &str = "1c1344b170168f8e65b41376b44b20fe354e373826ccbbe2c1d4
 const T_FINAL_SIG: &str = "2ca2aba2005185cf7159c6277faf83795951dd77a3a99e6e65d5c9f85863f992";
 const T_TRAILER_SIG: &str = "d81f82fc3505edab99d459891051a732e8730629a2e4a59689829ca17fe2e435";
 
-fn aws_example_body() -> Vec<u8> {
+/// The examples' two data chunks (65,536 then 1,024 bytes of `a`) and the final chunk's header
+/// line, signed with `signatures` in that order.
+fn example_chunks(signatures: [&str; 3]) -> Vec<u8> {
+    let [chunk1, chunk2, last] = signatures;
     let mut body = Vec::new();
-    body.extend_from_slice(format!("10000;chunk-signature={CHUNK1_SIG}\r\n").as_bytes());
+    body.extend_from_slice(format!("10000;chunk-signature={chunk1}\r\n").as_bytes());
     body.extend_from_slice(&[b'a'; 65536]);
-    body.extend_from_slice(format!("\r\n400;chunk-signature={CHUNK2_SIG}\r\n").as_bytes());
+    body.extend_from_slice(format!("\r\n400;chunk-signature={chunk2}\r\n").as_bytes());
     body.extend_from_slice(&[b'a'; 1024]);
-    body.extend_from_slice(format!("\r\n0;chunk-signature={FINAL_SIG}\r\n\r\n").as_bytes());
+    body.extend_from_slice(format!("\r\n0;chunk-signature={last}\r\n").as_bytes());
+    body
+}
+
+fn aws_example_body() -> Vec<u8> {
+    let mut body = example_chunks([CHUNK1_SIG, CHUNK2_SIG, FINAL_SIG]);
+    body.extend_from_slice(b"\r\n");
     body
 }
 
 fn aws_trailer_example_body(sdk_style: bool) -> Vec<u8> {
-    let mut body = Vec::new();
-    body.extend_from_slice(format!("10000;chunk-signature={T_CHUNK1_SIG}\r\n").as_bytes());
-    body.extend_from_slice(&[b'a'; 65536]);
-    body.extend_from_slice(format!("\r\n400;chunk-signature={T_CHUNK2_SIG}\r\n").as_bytes());
-    body.extend_from_slice(&[b'a'; 1024]);
-    body.extend_from_slice(format!("\r\n0;chunk-signature={T_FINAL_SIG}\r\n").as_bytes());
+    let mut body = example_chunks([T_CHUNK1_SIG, T_CHUNK2_SIG, T_FINAL_SIG]);
     let trailer =
         format!("x-amz-checksum-crc32c:sOO8/Q==\r\nx-amz-trailer-signature:{T_TRAILER_SIG}");
     if sdk_style {
