@@ -225,8 +225,8 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let endpoints = ctx.pool.as_ref().map_or(1, |p| p.endpoint_count);
-        if ctx.connect_attempts < endpoints {
+        let backends = ctx.pool.as_ref().map_or(1, |p| p.backend_count());
+        if ctx.connect_attempts < backends {
             e.set_retry(true);
         }
         e

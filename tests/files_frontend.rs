@@ -415,3 +415,39 @@ fn health_key_and_health_endpoints() {
         client::get(gw.addr(), "/readyz").status == 200
     });
 }
+
+#[test]
+fn virtual_host_addressing() {
+    let up = Upstream::get();
+    let bucket = fresh_bucket("vhost");
+    up.put_object(&bucket, "pre/v.txt", b"virtually", &[]);
+    // `localhost:PORT` with virtual addressing: requests go to `Host: <bucket>.localhost:PORT`
+    // and path `/pre/v.txt`, which both upstreams map back to the bucket.
+    let yaml = config_with_routes(&format!(
+        "routes:
+  - path_prefix: /files
+    upstream: s3
+    bucket: {bucket}
+    key_prefix: 'pre/'
+    methods: [GET, PUT]
+    public: true
+"
+    ))
+    .replace(
+        "    region: us-east-1\n",
+        "    region: us-east-1\n    addressing: virtual\n",
+    )
+    .replace(
+        "endpoints: [{upstream}]",
+        &format!("endpoints: [localhost:{}]", up.port()),
+    );
+    let gw = Gateway::start(&yaml);
+    let r = client::get(gw.addr(), "/files/v.txt");
+    r.assert_status(200);
+    assert_eq!(r.body, b"virtually");
+    request(gw.addr(), "PUT", "/files/w.txt", &[], Some(b"written")).assert_status(200);
+    let (stored, _) = up
+        .get_object(&bucket, "pre/w.txt")
+        .expect("stored through virtual host");
+    assert_eq!(stored, b"written");
+}

@@ -221,3 +221,31 @@ fn chunked_put_gets_411_and_stores_nothing() {
     );
     send_raw(gw.addr(), raw.as_bytes()).assert_status(411);
 }
+
+#[test]
+fn virtual_addressing_puts_the_bucket_in_the_host() {
+    let rec = Recorder::start();
+    let port = rec.endpoint().rsplit(':').next().unwrap().to_string();
+    let yaml = format!("{PREAMBLE}{ROUTE}")
+        .replace(
+            "endpoints: [{upstream}]",
+            &format!("endpoints: [localhost:{port}]"),
+        )
+        .replace(
+            "    region: us-east-1\n",
+            "    region: us-east-1\n    addressing: virtual\n",
+        );
+    let gw = Gateway::start(&yaml);
+    client::get(gw.addr(), "/files/k%20x.txt").assert_status(200);
+    let seen = rec.wait_for_requests(1, Duration::from_secs(5));
+    assert_eq!(seen[0].target, "/pre/k%20x.txt");
+    assert_eq!(
+        seen[0].header("host"),
+        Some(format!("data.localhost:{port}").as_str())
+    );
+    let auth = seen[0].header("authorization").unwrap_or_default();
+    assert!(
+        auth.contains("SignedHeaders=host;"),
+        "host is signed: {auth}"
+    );
+}

@@ -27,8 +27,6 @@ pub struct Pool {
     connect_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
-    /// Number of configured endpoints: the most connect attempts one request makes.
-    pub endpoint_count: usize,
 }
 
 /// The chosen backend for one request, with the `Host` header that goes with it.
@@ -74,7 +72,6 @@ impl Pool {
             connect_timeout: Duration::from_millis(cfg.connect_timeout_ms),
             read_timeout: Duration::from_millis(cfg.read_timeout_ms),
             write_timeout: Duration::from_millis(cfg.write_timeout_ms),
-            endpoint_count: cfg.endpoints.len(),
         };
         (pool, service)
     }
@@ -83,6 +80,12 @@ impl Pool {
     pub fn is_usable(&self) -> bool {
         let backends = self.lb.backends();
         backends.get_backend().iter().any(|b| backends.ready(b))
+    }
+
+    /// Resolved backends (a name may give several addresses): the most connect attempts one
+    /// request makes.
+    pub fn backend_count(&self) -> usize {
+        self.lb.backends().get_backend().len()
     }
 
     /// Picks a healthy backend and builds the peer for a request to `bucket`.

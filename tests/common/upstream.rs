@@ -587,6 +587,13 @@ fn start_s3s() -> Upstream {
         access_key.clone(),
         secret_key.clone(),
     ));
+    // Virtual-hosted requests (`bucket.localhost:PORT`) as RGW takes them with
+    // `rgw dns name = localhost`; `127.0.0.1:PORT` and `localhost:PORT` stay path-style.
+    let port = listener.local_addr().unwrap().port();
+    builder.set_host(
+        s3s::host::MultiDomain::new([format!("localhost:{port}"), format!("127.0.0.1:{port}")])
+            .expect("valid s3s base domains"),
+    );
     let service = Counting {
         inner: builder.build(),
         requests: requests.clone(),
