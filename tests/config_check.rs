@@ -8,30 +8,7 @@ use std::process::Command;
 use tempfile::NamedTempFile;
 
 /// The valid example config. Line numbers in the tests below refer to it.
-const VALID: &str = r#"server:
-  grace_period_seconds: 1
-listeners:
-  - address: 127.0.0.1:8080
-upstreams:
-  local:
-    endpoints: [127.0.0.1:9000]
-    region: us-east-1
-    credentials:
-      access_key_id: ${S3_KEY}
-      secret_access_key: ${S3_SECRET}
-routes:
-  - name: files
-    path_prefix: /files
-    upstream: local
-    bucket: data
-    key_prefix: public/
-    methods: [GET, HEAD, PUT]
-    rewrite:
-      - match: '\.bam\.bai$'
-        replace: '.bai'
-    max_body: 64MiB
-    public: true
-"#;
+const VALID: &str = include_str!("data/config/valid.yaml");
 
 const SECRET: &str = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
 

@@ -265,30 +265,7 @@ fn typed_upstreams(
 mod tests {
     use super::*;
 
-    pub(crate) const VALID: &str = r#"server:
-  grace_period_seconds: 1
-listeners:
-  - address: 127.0.0.1:8080
-upstreams:
-  local:
-    endpoints: [127.0.0.1:9000]
-    region: us-east-1
-    credentials:
-      access_key_id: ${S3_KEY}
-      secret_access_key: ${S3_SECRET}
-routes:
-  - name: files
-    path_prefix: /files
-    upstream: local
-    bucket: data
-    key_prefix: public/
-    methods: [GET, HEAD, PUT]
-    rewrite:
-      - match: '\.bam\.bai$'
-        replace: '.bai'
-    max_body: 64MiB
-    public: true
-"#;
+    pub(crate) const VALID: &str = include_str!("../../tests/data/config/valid.yaml");
 
     fn env(var: &str) -> Option<String> {
         match var {

@@ -2,20 +2,9 @@
 //! claim (`grants_claim`), where a malformed entry is skipped and never widens anything.
 
 use bucketgate_plugin::{Grant, Operation};
-use jsonwebtoken::Algorithm as A;
-use jsonwebtoken::EncodingKey;
 use serde_json::json;
 
 use super::support::*;
-
-fn hs(claims: &serde_json::Value) -> String {
-    sign(
-        A::HS256,
-        &EncodingKey::from_secret(SECRET32.as_bytes()),
-        None,
-        claims,
-    )
-}
 
 #[test]
 fn templates_are_filled_from_claims() {

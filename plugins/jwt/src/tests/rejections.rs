@@ -17,15 +17,6 @@ fn hs_plugin(extra: &str) -> crate::JwtPlugin {
     ))
 }
 
-fn hs(claims: &serde_json::Value) -> String {
-    sign(
-        A::HS256,
-        &EncodingKey::from_secret(SECRET32.as_bytes()),
-        None,
-        claims,
-    )
-}
-
 #[test]
 fn expired() {
     let p = hs_plugin("leeway_seconds: 30");

@@ -74,6 +74,16 @@ pub fn sign(alg: A, key: &EncodingKey, kid: Option<&str>, claims: &Value) -> Str
 }
 
 /// A token with an arbitrary header, signed with `alg` (None: an empty signature).
+/// An HS256 token signed with [`SECRET32`].
+pub fn hs(claims: &Value) -> String {
+    sign(
+        A::HS256,
+        &EncodingKey::from_secret(SECRET32.as_bytes()),
+        None,
+        claims,
+    )
+}
+
 pub fn raw_token(header: &Value, claims: &Value, key: Option<(&EncodingKey, A)>) -> String {
     let message = format!(
         "{}.{}",
