@@ -43,7 +43,6 @@ pub struct RequestCtx {
     /// Index of the matched route.
     pub route: Option<usize>,
     pub object: Option<files::ObjectRequest>,
-    pub pool: Option<Arc<Pool>>,
     pub upstream_host: Option<String>,
     pub upstream_start: Option<Instant>,
     /// Time from choosing a backend to its response head.
@@ -77,7 +76,6 @@ impl ProxyHttp for Proxy {
             start: Instant::now(),
             route: None,
             object: None,
-            pool: None,
             upstream_host: None,
             upstream_start: None,
             upstream_ms: None,
@@ -115,7 +113,7 @@ impl ProxyHttp for Proxy {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let (Some(route), Some(pool)) = (ctx.route, ctx.pool.as_ref()) else {
+        let (Some(route), Some(pool)) = (ctx.route, self.pool(ctx)) else {
             return Err(Error::explain(ErrorType::InternalError, "no route planned"));
         };
         ctx.connect_attempts += 1;
@@ -143,7 +141,7 @@ impl ProxyHttp for Proxy {
         let (Some(route), Some(obj), Some(pool), Some(host)) = (
             ctx.route,
             ctx.object.as_ref(),
-            ctx.pool.as_ref(),
+            self.pool(ctx),
             ctx.upstream_host.as_ref(),
         ) else {
             return Err(Error::explain(
@@ -225,7 +223,7 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let backends = ctx.pool.as_ref().map_or(1, |p| p.backend_count());
+        let backends = self.pool(ctx).map_or(1, |p| p.backend_count());
         if ctx.connect_attempts < backends {
             e.set_retry(true);
         }
@@ -246,7 +244,7 @@ impl ProxyHttp for Proxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        if let (Some(rewrite), Some(pool)) = (ctx.error.as_ref(), ctx.pool.as_ref()) {
+        if let (Some(rewrite), Some(pool)) = (ctx.error.as_ref(), self.pool(ctx)) {
             if rewrite.mapped.our_fault {
                 let code = upstream_errors::s3_error_code(&rewrite.upstream_body);
                 upstream_errors::report_our_fault(
@@ -263,6 +261,11 @@ impl ProxyHttp for Proxy {
 }
 
 impl Proxy {
+    /// The upstream pool of the matched route.
+    fn pool(&self, ctx: &RequestCtx) -> Option<&Arc<Pool>> {
+        ctx.route.map(|i| &self.gateway.route_pools[i])
+    }
+
     /// Matches the route and plans the object operation, storing both in `ctx`.
     fn plan(&self, session: &Session, ctx: &mut RequestCtx) -> Result<(), Reject> {
         let req = session.req_header();
@@ -294,7 +297,6 @@ impl Proxy {
         };
         let route = &self.gateway.config.routes[index];
         ctx.object = Some(files::plan(route, &client)?);
-        ctx.pool = Some(self.gateway.route_pools[index].clone());
         Ok(())
     }
 }

@@ -101,16 +101,7 @@ pub async fn send_local(
         head.append_header(k.clone(), v.as_str())?;
     }
     head.insert_header("content-length", resp.body.len().to_string())?;
-    let is_head = session.req_header().method == http::Method::HEAD;
-    session
-        .write_response_header(Box::new(head), is_head)
-        .await?;
-    if !is_head {
-        session
-            .write_response_body(Some(resp.body.clone()), true)
-            .await?;
-    }
-    Ok(())
+    write_whole(session, head, resp.body.clone()).await
 }
 
 /// Writes a complete small response with `Content-Length`.
@@ -128,9 +119,14 @@ pub async fn send(
     for (k, v) in extra {
         resp.append_header(k.to_string(), *v)?;
     }
+    write_whole(session, resp, body).await
+}
+
+/// Sends `head` and `body` as the whole response (no body for HEAD requests).
+async fn write_whole(session: &mut Session, head: ResponseHeader, body: Bytes) -> Result<()> {
     let is_head = session.req_header().method == http::Method::HEAD;
     session
-        .write_response_header(Box::new(resp), is_head)
+        .write_response_header(Box::new(head), is_head)
         .await?;
     if !is_head {
         session.write_response_body(Some(body), true).await?;
