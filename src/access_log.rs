@@ -24,7 +24,11 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gateway: &Gat
         .route
         .map(|i| gateway.route_name(i))
         .unwrap_or_else(|| "-".into());
-    let key = ctx.object.as_ref().map(|o| o.key.as_str()).unwrap_or("-");
+    let key = match (ctx.object.as_ref(), ctx.s3.as_ref()) {
+        (Some(o), _) => o.key.as_str(),
+        (None, Some(s3)) if !s3.key.is_empty() => s3.key.as_str(),
+        _ => "-",
+    };
     let user = ctx.identity.as_ref().map_or("-", |i| i.subject.as_str());
     let upstream = ctx
         .upstream_ms

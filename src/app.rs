@@ -43,9 +43,11 @@ fn num_threads() -> usize {
 }
 
 /// Builds the server; nothing listens until [`Server::run_forever`]. Fails (before anything
-/// listens) only when an auth plugin cannot load what `check` validated a moment ago.
+/// listens) only when an auth plugin or the access keys cannot load what `check` validated a
+/// moment ago.
 pub fn build(cfg: Config, flags: RunFlags) -> Result<Server, String> {
     let chains = auth::build::chains(&cfg)?;
+    let keys = crate::s3::access_keys::AccessKeyStore::from_config(&cfg.access_keys)?;
     let conf = server_conf(&cfg, flags);
     let opt = Opt {
         upgrade: flags.upgrade,
@@ -63,7 +65,7 @@ pub fn build(cfg: Config, flags: RunFlags) -> Result<Server, String> {
         .iter()
         .map(|l| l.address.0.to_string())
         .collect();
-    let gateway = Arc::new(Gateway::new(cfg, pools, chains));
+    let gateway = Arc::new(Gateway::new(cfg, pools, chains, keys));
 
     let mut proxy = pingora_proxy::http_proxy_service_with_name(
         &server.configuration,

@@ -4,9 +4,14 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use pingora_core::connectors::http::Connector;
+
 use crate::auth::Chain;
+use crate::config::model::Frontend;
 use crate::config::Config;
+use crate::frontend::s3::S3Route;
 use crate::route::RouteTable;
+use crate::s3::access_keys::AccessKeyStore;
 use crate::upstream::{Pool, Pools};
 
 pub struct Gateway {
@@ -17,12 +22,18 @@ pub struct Gateway {
     pub route_pools: Vec<Arc<Pool>>,
     /// The auth chain of each route, by route index; empty for public routes.
     pub chains: Vec<Chain>,
+    /// The bucket table of each `frontend: s3` route, by route index.
+    pub s3_routes: Vec<Option<S3Route>>,
+    /// The access keys S3 routes accept.
+    pub keys: AccessKeyStore,
+    /// Upstream connections bucketgate opens itself (DeleteObjects), outside the proxy flow.
+    pub connector: Connector,
     /// Set once shutdown begins; `/readyz` then answers 503.
     pub draining: AtomicBool,
 }
 
 impl Gateway {
-    pub fn new(config: Config, pools: Pools, chains: Vec<Chain>) -> Gateway {
+    pub fn new(config: Config, pools: Pools, chains: Vec<Chain>, keys: AccessKeyStore) -> Gateway {
         let route_pools = config
             .routes
             .iter()
@@ -34,8 +45,16 @@ impl Gateway {
                     .expect("config validation checks that every route names an upstream")
             })
             .collect();
+        let s3_routes = config
+            .routes
+            .iter()
+            .map(|r| (r.frontend == Frontend::S3).then(|| S3Route::new(r, &pools)))
+            .collect();
         Gateway {
             routes: RouteTable::new(&config.routes),
+            s3_routes,
+            keys,
+            connector: Connector::new(None),
             config,
             pools,
             route_pools,

@@ -48,6 +48,47 @@ const RESPONSE_ALLOW: &[&str] = &[
     "x-amz-delete-marker",
 ];
 
+/// On S3 routes, also the headers of the S3 operations served there (copy, checksums,
+/// aws-chunked). Never ACL headers: a client must not make an object public around the grants.
+const S3_REQUEST_EXTRA: &[&str] = &[
+    "x-amz-copy-source-range",
+    "x-amz-copy-source-if-match",
+    "x-amz-copy-source-if-none-match",
+    "x-amz-copy-source-if-modified-since",
+    "x-amz-copy-source-if-unmodified-since",
+    "x-amz-metadata-directive",
+    "x-amz-storage-class",
+    "x-amz-tagging",
+    "x-amz-tagging-directive",
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+    "x-amz-checksum-algorithm",
+    "x-amz-checksum-mode",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-decoded-content-length",
+    "x-amz-trailer",
+    "x-amz-server-side-encryption",
+];
+
+/// Upstream response headers passed to S3 clients on top of [`RESPONSE_ALLOW`].
+const S3_RESPONSE_EXTRA: &[&str] = &[
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1",
+    "x-amz-checksum-sha256",
+    "x-amz-checksum-type",
+    "x-amz-mp-parts-count",
+    "x-amz-storage-class",
+    "x-amz-server-side-encryption",
+    "x-amz-tagging-count",
+    "x-amz-copy-source-version-id",
+    "x-amz-missing-meta",
+];
+
 /// User metadata travels both ways.
 fn is_user_metadata(name: &str) -> bool {
     name.starts_with("x-amz-meta-")
@@ -56,6 +97,16 @@ fn is_user_metadata(name: &str) -> bool {
 /// Removes every request header that is not an object-operation header or user metadata.
 pub fn filter_request(req: &mut RequestHeader) {
     apply(req, REQUEST_ALLOW);
+}
+
+/// [`filter_request`] for S3 routes: S3 operation headers pass too.
+pub fn filter_s3_request(req: &mut RequestHeader) {
+    apply(req, &[REQUEST_ALLOW, S3_REQUEST_EXTRA].concat());
+}
+
+/// [`filter_response`] for S3 routes.
+pub fn filter_s3_response(resp: &mut ResponseHeader) {
+    apply(resp, &[RESPONSE_ALLOW, S3_RESPONSE_EXTRA].concat());
 }
 
 /// Removes every response header that is not object metadata, and `aws-chunked` from
@@ -151,6 +202,29 @@ mod tests {
         let mut names: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
         names.sort();
         assert_eq!(names, ["range", "x-amz-meta-color"]);
+    }
+
+    #[test]
+    fn s3_routes_keep_operation_headers_but_not_acls() {
+        let mut req = RequestHeader::build("PUT", b"/x", None).unwrap();
+        for (k, v) in [
+            ("authorization", "AWS4-HMAC-SHA256 Credential=x"),
+            ("x-amz-acl", "public-read"),
+            ("x-amz-grant-read", "uri=AllUsers"),
+            ("x-amz-copy-source", "/b/k"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+            ("x-amz-decoded-content-length", "5"),
+            ("x-amz-security-token", "t"),
+        ] {
+            req.insert_header(k, v).unwrap();
+        }
+        filter_s3_request(&mut req);
+        let mut names: Vec<&str> = req.headers.keys().map(|k| k.as_str()).collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["x-amz-checksum-crc32", "x-amz-decoded-content-length"]
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod header_policy;
 pub mod health;
 pub mod key;
+pub mod keys_cli;
 pub mod policy;
 pub mod proxy;
 pub mod reply;

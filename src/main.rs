@@ -4,11 +4,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
 use bucketgate::app::{self, RunFlags};
 use bucketgate::config;
+use bucketgate::keys_cli::{self, Format};
+use bucketgate_plugin::Grant;
 
 /// Where `-c` points when it is not given.
 const DEFAULT_CONFIG: &str = "/etc/bucketgate/bucketgate.yaml";
@@ -36,6 +39,63 @@ enum Command {
         #[arg(short = 'c', long = "conf", default_value = DEFAULT_CONFIG)]
         conf: PathBuf,
     },
+    /// Sealed S3 access keys: mint and inspect them, make sealing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Mint a sealed access key pair with the first (newest) of access_keys.sealing_keys.
+    ///
+    /// The key carries its subject, grants and expiry; the proxy stores nothing. It cannot be
+    /// revoked on its own: removing its sealing key retires every key that key sealed.
+    #[command(
+        after_help = "Example:\n  bucketgate keys mint -c /etc/bucketgate/bucketgate.yaml \\\n    \
+        --subject alice --grant 'data:users/alice/:read,write,list' --ttl 7d --format aws \\\n    \
+        >> ~/.aws/credentials"
+    )]
+    Mint {
+        /// The config file (its access_keys.sealing_keys are used).
+        #[arg(short = 'c', long = "conf", default_value = DEFAULT_CONFIG)]
+        conf: PathBuf,
+        /// Who holds the key, shown in logs: 1 to 64 bytes, no control characters.
+        #[arg(long)]
+        subject: String,
+        /// BUCKET:PREFIX:OPS, OPS a comma-separated list of read, write, delete, list or all;
+        /// repeat for more grants (at most 8). BUCKET is the upstream bucket (`*` any), PREFIX
+        /// the full upstream key prefix (may be empty: `data::read` is the whole bucket).
+        #[arg(long = "grant", value_name = "BUCKET:PREFIX:OPS", required = true,
+              value_parser = keys_cli::grant_arg)]
+        grants: Vec<Grant>,
+        /// How long the key is valid: 30m, 24h, 7d, 1d12h (units s, m, h, d, w); at most 366d.
+        #[arg(long, value_parser = keys_cli::ttl_arg)]
+        ttl: Duration,
+        /// How to print the key pair.
+        #[arg(long, value_enum, default_value_t = Format::Env)]
+        format: Format,
+        /// The profile name in `--format aws` output.
+        #[arg(long, default_value = "bucketgate", value_parser = keys_cli::profile_arg)]
+        profile: String,
+    },
+    /// Print a new random sealing key as a config entry, with how to rotate keys.
+    NewSealingKey {
+        /// The key's id, 1 to 8 characters of A-Z a-z 0-9 _ - (default: k + today's UTC date
+        /// as YYMMDD).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Show what a sealed access key id carries (subject, grants, expiry, sealing key id; never
+    /// the secret), or why it does not open (exit code 1).
+    Inspect {
+        /// The config file (its access_keys.sealing_keys are used).
+        #[arg(short = 'c', long = "conf", default_value = DEFAULT_CONFIG)]
+        conf: PathBuf,
+        /// The access key id, starting with BG1.
+        access_key_id: String,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -59,6 +119,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check { conf }) => check(&conf),
         Some(Command::Run(args)) => run(args),
+        Some(Command::Keys { command }) => keys(command),
         None => run(cli.run),
     }
 }
@@ -117,6 +178,47 @@ fn run(args: RunArgs) -> ExitCode {
         Err(why) => {
             eprintln!("bucketgate: {why}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `bucketgate keys ...`: output on stdout, failures on stderr; neither logs.
+fn keys(command: KeysCommand) -> ExitCode {
+    let now = SystemTime::now();
+    let result = match command {
+        KeysCommand::Mint {
+            conf,
+            subject,
+            grants,
+            ttl,
+            format,
+            profile,
+        } => {
+            let Some(cfg) = load_or_report(&conf) else {
+                return ExitCode::FAILURE;
+            };
+            keys_cli::mint(&cfg.access_keys, &subject, grants, ttl, now)
+                .map(|minted| keys_cli::render(&minted, format, &profile))
+        }
+        KeysCommand::NewSealingKey { id } => keys_cli::new_sealing_key(id.as_deref(), now),
+        KeysCommand::Inspect {
+            conf,
+            access_key_id,
+        } => {
+            let Some(cfg) = load_or_report(&conf) else {
+                return ExitCode::FAILURE;
+            };
+            keys_cli::inspect(&cfg.access_keys, &access_key_id, now)
+        }
+    };
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("bucketgate: {failure}");
+            ExitCode::from(failure.code)
         }
     }
 }

@@ -18,6 +18,23 @@ pub fn operation_for(method: Method) -> Operation {
     }
 }
 
+/// Whether some grant allows `op` on `key` in `bucket`.
+pub fn allows(identity: &Identity, op: Operation, bucket: &str, key: &str) -> bool {
+    identity.grants.iter().any(|g| g.allows(op, bucket, key))
+}
+
+/// Whether some grant allows `op` on some key under `prefix` in `bucket`: the grant's prefix
+/// lies inside `prefix`, or `prefix` inside the grant's. Listings, bucket visibility and
+/// common prefixes use it: a listing of `users/` may show `users/alice/` to a holder of
+/// `users/alice/docs/`, which reveals only the path to what they may already see.
+pub fn reaches(identity: &Identity, op: Operation, bucket: &str, prefix: &str) -> bool {
+    identity.grants.iter().any(|g| {
+        g.operations.contains(op)
+            && (g.bucket == "*" || g.bucket == bucket)
+            && (g.prefix.starts_with(prefix) || prefix.starts_with(g.prefix.as_str()))
+    })
+}
+
 /// `Ok` when some grant allows it; otherwise the reason, for the log only.
 pub fn check(identity: &Identity, op: Operation, bucket: &str, key: &str) -> Result<(), String> {
     if identity.grants.iter().any(|g| g.allows(op, bucket, key)) {
@@ -93,6 +110,19 @@ mod tests {
         assert!(check(&id, Operation::Write, "data", "a/drafts/x").is_ok());
         assert!(check(&id, Operation::Read, "data", "a/drafts/x").is_ok());
         assert!(check(&id, Operation::Write, "data", "a/x").is_err());
+    }
+
+    #[test]
+    fn reach_covers_both_directions_of_prefix() {
+        let id = identity(vec![Grant::new("data", "users/alice/", &[Operation::List])]);
+        assert!(reaches(&id, Operation::List, "data", ""));
+        assert!(reaches(&id, Operation::List, "data", "users/"));
+        assert!(reaches(&id, Operation::List, "data", "users/alice/docs/"));
+        assert!(!reaches(&id, Operation::List, "data", "users/bob/"));
+        assert!(!reaches(&id, Operation::Read, "data", "users/"));
+        assert!(!reaches(&id, Operation::List, "other", ""));
+        assert!(allows(&id, Operation::List, "data", "users/alice/x"));
+        assert!(!allows(&id, Operation::List, "data", "users/x"));
     }
 
     #[test]

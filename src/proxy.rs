@@ -3,9 +3,10 @@
 //!
 //! | phase | owner |
 //! |---|---|
-//! | `request_filter` | [`crate::health`], [`crate::route`], [`crate::frontend::files`], [`crate::authorize`] (auth chain, [`crate::policy`]) |
+//! | `request_filter` | [`crate::health`], [`crate::route`], then per frontend: [`crate::frontend::files`] and [`crate::authorize`] (auth chain, [`crate::policy`]), or [`crate::frontend::s3`] (SigV4, grants, local answers) |
 //! | `upstream_peer` | [`crate::upstream::pool`] |
 //! | `upstream_request_filter` | [`crate::header_policy`], [`crate::s3::sign`] |
+//! | `request_body_filter` | [`crate::frontend::s3::body`] (aws-chunked) |
 //! | `upstream_response_filter`, `response_body_filter` | [`crate::frontend::upstream_errors`], [`crate::header_policy`] |
 //! | `fail_to_connect`, `fail_to_proxy` | [`crate::failure`] |
 //! | `logging` | [`crate::access_log`] |
@@ -24,13 +25,16 @@ use bucketgate_plugin::Identity;
 
 use crate::access_log;
 use crate::authorize::{self, Decision};
+use crate::config::model::Frontend;
 use crate::failure;
 use crate::frontend::files::{self, ClientRequest};
+use crate::frontend::s3::{self, S3Error, S3Request};
 use crate::frontend::upstream_errors::{self, MappedError};
 use crate::gateway::Gateway;
 use crate::header_policy;
 use crate::health;
 use crate::reply::{self, Reject};
+use crate::route::strip_port;
 use crate::s3::sign::{encode_key_path, normalize_query, UNSIGNED_PAYLOAD};
 use crate::upstream::Pool;
 
@@ -52,6 +56,14 @@ pub struct RequestCtx {
     /// Who the caller is, on authenticated routes.
     pub identity: Option<Identity>,
     pub connect_attempts: usize,
+    /// S3 routes: the planned request, once the caller is verified and allowed.
+    pub s3: Option<Box<S3Request>>,
+    /// S3 routes: what happens to the upstream body.
+    pub s3_body: Option<s3::response::BodyState>,
+    /// S3 routes: `x-amz-request-id`.
+    pub request_id: Option<String>,
+    /// S3 routes: why the client's body was refused mid-stream (forged chunk, bad checksum).
+    pub s3_failure: Option<S3Error>,
 }
 
 /// An upstream error being replaced by our own body.
@@ -82,6 +94,10 @@ impl ProxyHttp for Proxy {
             error: None,
             identity: None,
             connect_attempts: 0,
+            s3: None,
+            s3_body: None,
+            request_id: None,
+            s3_failure: None,
         }
     }
 
@@ -89,14 +105,25 @@ impl ProxyHttp for Proxy {
         if health::handle(session, &self.gateway).await? {
             return Ok(true);
         }
-        if let Err(reject) = self.plan(session, ctx) {
+        let found = match self.find_route(session) {
+            Ok(found) => found,
+            Err(reject) => {
+                reply::send_reject(session, &reject).await?;
+                return Ok(true);
+            }
+        };
+        ctx.route = Some(found.index);
+        if self.gateway.config.routes[found.index].frontend == Frontend::S3 {
+            return self.s3_request(session, ctx, &found).await;
+        }
+        if let Err(reject) = self.plan_files(session, ctx, &found) {
             reply::send_reject(session, &reject).await?;
             return Ok(true);
         }
-        let (Some(route), Some(obj)) = (ctx.route, ctx.object.as_ref()) else {
+        let Some(obj) = ctx.object.as_ref() else {
             return Err(Error::explain(ErrorType::InternalError, "no route planned"));
         };
-        match authorize::authorize(session, &self.gateway, route, obj).await? {
+        match authorize::authorize(session, &self.gateway, found.index, obj).await? {
             Decision::Proceed(identity) => {
                 ctx.identity = identity;
                 Ok(false)
@@ -108,16 +135,44 @@ impl ProxyHttp for Proxy {
         }
     }
 
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(plan) = ctx.s3.as_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = plan.body.body_filter(body, end_of_stream) {
+            log::warn!(
+                "s3 upload refused mid-body: user={} key={:?}: {e}",
+                plan.identity.subject,
+                plan.key
+            );
+            ctx.s3_failure = Some(S3Error::from(e));
+            return Err(Error::explain(
+                ErrorType::InvalidHTTPHeader,
+                "aws-chunked body refused",
+            ));
+        }
+        Ok(())
+    }
+
     async fn upstream_peer(
         &self,
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
+        ctx.connect_attempts += 1;
         let (Some(route), Some(pool)) = (ctx.route, self.pool(ctx)) else {
             return Err(Error::explain(ErrorType::InternalError, "no route planned"));
         };
-        ctx.connect_attempts += 1;
-        let bucket = &self.gateway.config.routes[route].bucket;
+        let bucket = match ctx.s3.as_ref() {
+            Some(plan) => &plan.bucket,
+            None => &self.gateway.config.routes[route].bucket,
+        };
         // Like nginx's "no live upstreams": a 502, while /readyz says which pool is down.
         let target = pool.pick(bucket).ok_or_else(|| {
             Error::create(
@@ -138,27 +193,25 @@ impl ProxyHttp for Proxy {
         req: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let (Some(route), Some(obj), Some(pool), Some(host)) = (
-            ctx.route,
-            ctx.object.as_ref(),
-            self.pool(ctx),
-            ctx.upstream_host.as_ref(),
-        ) else {
+        let Some(host) = ctx.upstream_host.as_ref() else {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "no upstream planned",
+            ));
+        };
+        if let Some(plan) = ctx.s3.as_ref() {
+            return s3_upstream_request(plan, req, host);
+        }
+        let (Some(route), Some(obj), Some(pool)) = (ctx.route, ctx.object.as_ref(), self.pool(ctx))
+        else {
             return Err(Error::explain(
                 ErrorType::InternalError,
                 "no upstream planned",
             ));
         };
         let bucket = &self.gateway.config.routes[route].bucket;
-        let mut target = pool.object_path(bucket, &encode_key_path(&obj.key));
-        let query = normalize_query(&obj.query);
-        if !query.is_empty() {
-            target.push('?');
-            target.push_str(&query);
-        }
-        let uri = http::Uri::try_from(target)
-            .map_err(|e| Error::because(ErrorType::InternalError, "building upstream uri", e))?;
-        req.set_uri(uri);
+        let target = pool.object_path(bucket, &encode_key_path(&obj.key));
+        req.set_uri(upstream_uri(target, &obj.query)?);
         header_policy::filter_request(req);
         req.insert_header("host", host.as_str())?;
         pool.signer.sign(req, UNSIGNED_PAYLOAD, SystemTime::now());
@@ -176,6 +229,11 @@ impl ProxyHttp for Proxy {
             return Ok(());
         }
         ctx.upstream_ms = ctx.upstream_start.map(|t| t.elapsed().as_millis());
+        if let Some(plan) = ctx.s3.as_ref() {
+            let request_id = ctx.request_id.as_deref().unwrap_or("-");
+            ctx.s3_body = Some(s3::response::on_head(plan, resp, request_id)?);
+            return Ok(());
+        }
         if status < 300 || status == 304 {
             header_policy::filter_response(resp);
             return Ok(());
@@ -198,6 +256,14 @@ impl ProxyHttp for Proxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
+        if let (Some(plan), Some(state)) = (ctx.s3.as_ref(), ctx.s3_body.as_mut()) {
+            if session.req_header().method != http::Method::HEAD {
+                let resource = s3::error::resource(session);
+                let request_id = ctx.request_id.as_deref().unwrap_or("-");
+                s3::response::on_body(plan, state, body, end_of_stream, &resource, request_id);
+            }
+            return Ok(None);
+        }
         let Some(rewrite) = ctx.error.as_mut() else {
             return Ok(None);
         };
@@ -234,8 +300,20 @@ impl ProxyHttp for Proxy {
         &self,
         session: &mut Session,
         e: &Error,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> FailToProxy {
+        if let Some(err) = ctx.s3_failure.take() {
+            let request_id = ctx.request_id.as_deref().unwrap_or("-");
+            if session.response_written().is_none() {
+                if let Err(write_err) = s3::error::send(session, &err, request_id).await {
+                    log::debug!("could not send error response: {write_err}");
+                }
+            }
+            return FailToProxy {
+                error_code: err.status,
+                can_reuse_downstream: false,
+            };
+        }
         failure::respond(session, e).await
     }
 
@@ -260,14 +338,26 @@ impl ProxyHttp for Proxy {
     }
 }
 
+/// The matched route and the request's host and raw path remainder.
+struct Found {
+    index: usize,
+    /// The host without its port.
+    host: String,
+    /// The raw path after the route prefix, with the query.
+    rest: String,
+}
+
 impl Proxy {
-    /// The upstream pool of the matched route.
-    fn pool(&self, ctx: &RequestCtx) -> Option<&Arc<Pool>> {
+    /// The upstream pool of the request: the S3 bucket's, or the route's.
+    fn pool<'a>(&'a self, ctx: &'a RequestCtx) -> Option<&'a Arc<Pool>> {
+        if let Some(plan) = ctx.s3.as_ref() {
+            return Some(&plan.pool);
+        }
         ctx.route.map(|i| &self.gateway.route_pools[i])
     }
 
-    /// Matches the route and plans the object operation, storing both in `ctx`.
-    fn plan(&self, session: &Session, ctx: &mut RequestCtx) -> Result<(), Reject> {
+    /// Matches the route by host and raw path.
+    fn find_route(&self, session: &Session) -> Result<Found, Reject> {
         let req = session.req_header();
         let host = req
             .headers
@@ -284,21 +374,94 @@ impl Proxy {
             .routes
             .find(host, path)
             .ok_or_else(|| Reject::new(404, "no_route", "no route serves this path"))?;
-        ctx.route = Some(index);
         let rest_start = path.len() - rest.len();
+        let rest = std::str::from_utf8(&raw[rest_start..])
+            .map_err(|_| Reject::bad_request("invalid_key", "query is not valid UTF-8"))?;
+        Ok(Found {
+            index,
+            host: strip_port(host).to_ascii_lowercase(),
+            rest: rest.to_string(),
+        })
+    }
+
+    /// Plans the object operation of a `files` route, storing it in `ctx`.
+    fn plan_files(
+        &self,
+        session: &Session,
+        ctx: &mut RequestCtx,
+        found: &Found,
+    ) -> Result<(), Reject> {
+        let req = session.req_header();
         let client = ClientRequest {
             method: req.method.as_str(),
-            rest: &raw[rest_start..],
+            rest: found.rest.as_bytes(),
             content_length: req
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()),
             chunked: req.headers.contains_key(http::header::TRANSFER_ENCODING),
         };
-        let route = &self.gateway.config.routes[index];
+        let route = &self.gateway.config.routes[found.index];
         ctx.object = Some(files::plan(route, &client)?);
         Ok(())
     }
+
+    /// The request phase of an S3 route.
+    async fn s3_request(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        found: &Found,
+    ) -> Result<bool> {
+        let request_id = s3::error::new_request_id();
+        let decision = s3::handle(
+            session,
+            &self.gateway,
+            found.index,
+            &found.host,
+            &found.rest,
+            &request_id,
+        )
+        .await;
+        ctx.request_id = Some(request_id);
+        match decision? {
+            s3::Decision::Forward(plan) => {
+                ctx.identity = Some(plan.identity.clone());
+                ctx.s3 = Some(plan);
+                Ok(false)
+            }
+            s3::Decision::Answered(identity) => {
+                ctx.identity = identity;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// The upstream request of an S3 route: path, query, headers, body framing, signature.
+fn s3_upstream_request(plan: &S3Request, req: &mut RequestHeader, host: &str) -> Result<()> {
+    req.set_uri(upstream_uri(plan.upstream_path(), &plan.query)?);
+    header_policy::filter_s3_request(req);
+    if let Some(source) = &plan.copy_source {
+        req.insert_header("x-amz-copy-source", source.as_str())?;
+    }
+    plan.body.edit_headers(req)?;
+    req.insert_header("host", host)?;
+    plan.pool
+        .signer
+        .sign(req, &plan.body.payload_hash, SystemTime::now());
+    Ok(())
+}
+
+/// `path?query`, with the query normalized the way the signer canonicalizes it.
+fn upstream_uri(mut target: String, raw_query: &str) -> Result<http::Uri> {
+    let query = normalize_query(raw_query);
+    if !query.is_empty() {
+        target.push('?');
+        target.push_str(&query);
+    }
+    http::Uri::try_from(target)
+        .map_err(|e| Error::because(ErrorType::InternalError, "building upstream uri", e))
 }
 
 /// The response head that replaces an upstream error: only our status, body type and length.

@@ -10,17 +10,18 @@ use std::path::Path as FsPath;
 
 use serde_yaml::{Mapping, Value};
 
+use super::access_keys;
 use super::credentials;
 use super::interpolate::{interpolate_tree, TreeReport};
 use super::locate::{Locations, Pos};
-use super::model::{Config, Listener, Route, ServerConfig, Upstream};
+use super::model::{AccessKeys, Config, Frontend, Listener, Route, ServerConfig, Upstream};
 use super::path::{key_text, Path};
 use super::problem::{Problem, Reporter};
 use super::suggest;
 use super::typed::typed;
 use super::validate;
 
-const SECTIONS: [&str; 4] = ["server", "listeners", "upstreams", "routes"];
+const SECTIONS: [&str; 5] = ["server", "listeners", "upstreams", "routes", "access_keys"];
 const REQUIRED: [&str; 3] = ["listeners", "upstreams", "routes"];
 
 /// Loads the config at `path`, with `${VAR}`s and default credentials from the process
@@ -134,12 +135,22 @@ pub fn load_str(
         validate::check_routes(&routes, written, names.as_deref(), &mut r);
     }
 
-    match server {
-        Some(server) if r.is_empty() => Ok(Config {
+    let mut access_keys = match top.get("access_keys") {
+        None | Some(Value::Null) => Some(AccessKeys::default()),
+        Some(v) => typed::<AccessKeys>(v, &Path::root().key("access_keys"), substituted, &mut r),
+    };
+    if let Some(keys) = &mut access_keys {
+        let has_s3 = routes.iter().any(|(_, rt)| rt.frontend == Frontend::S3);
+        access_keys::load_and_check(keys, has_s3, &mut r);
+    }
+
+    match (server, access_keys) {
+        (Some(server), Some(access_keys)) if r.is_empty() => Ok(Config {
             server,
             listeners: listeners.into_iter().map(|(_, l)| l).collect(),
             upstreams: upstreams.into_iter().collect::<BTreeMap<_, _>>(),
             routes: routes.into_iter().map(|(_, rt)| rt).collect(),
+            access_keys,
         }),
         _ => {
             if r.is_empty() {

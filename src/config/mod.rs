@@ -1,5 +1,6 @@
 //! Loading and validating `bucketgate.yaml`: every problem is reported with file, line and column.
 
+mod access_keys;
 mod credentials;
 mod interpolate;
 mod load;
@@ -11,6 +12,7 @@ mod suggest;
 mod typed;
 mod validate;
 
+pub use access_keys::read_key_file;
 pub use load::{load, load_str};
 pub use model::Config;
 pub use problem::Problem;

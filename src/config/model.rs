@@ -19,6 +19,48 @@ pub struct Config {
     pub listeners: Vec<Listener>,
     pub upstreams: BTreeMap<String, Upstream>,
     pub routes: Vec<Route>,
+    /// The access keys `frontend: s3` routes accept.
+    #[serde(default)]
+    pub access_keys: AccessKeys,
+}
+
+/// Where the S3 frontend's access keys come from: static pairs (inline or in files) and sealed
+/// keys, opened with `sealing_keys`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessKeys {
+    /// Newest first: the first seals (`bucketgate keys mint`), every one opens. Rotating means
+    /// adding a new key at the top; removing an old one retires every key it sealed.
+    pub sealing_keys: Vec<crate::s3::sealed::keyring::SealingKeyConfig>,
+    /// Static key pairs, each with its grants.
+    #[serde(rename = "static")]
+    pub static_keys: Vec<StaticKey>,
+    /// YAML files that each hold a list of static key pairs (same shape as `static`), read at
+    /// start-up and on reload.
+    pub files: Vec<String>,
+}
+
+/// One static access key pair. `Debug` never prints the secret.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Who the key belongs to, in logs.
+    pub subject: String,
+    /// What the key may do, in upstream bucket names and full upstream keys.
+    pub grants: Vec<bucketgate_plugin::Grant>,
+}
+
+impl fmt::Debug for StaticKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("subject", &self.subject)
+            .field("grants", &self.grants)
+            .finish()
+    }
 }
 
 /// Process-wide settings, most of them handed to Pingora's `ServerConf`.
@@ -95,6 +137,51 @@ pub struct Upstream {
     /// Seconds between TCP health checks of each endpoint.
     #[serde(default = "default_health_interval")]
     pub health_check_interval_seconds: u64,
+    /// What software the endpoints run; `auto` settings decide by it.
+    #[serde(default)]
+    pub kind: UpstreamKind,
+    /// What the S3 frontend does with `STREAMING-UNSIGNED-PAYLOAD-TRAILER` uploads.
+    #[serde(default)]
+    pub aws_chunked_trailer: TrailerMode,
+}
+
+/// The S3 implementation behind an upstream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// AWS S3 itself.
+    Aws,
+    /// Ceph RADOS Gateway.
+    Rgw,
+    /// Anything else S3-compatible (MinIO, s3s, Garage, ...).
+    #[default]
+    Generic,
+}
+
+/// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` bodies (aws-chunked with a checksum trailer, sent by
+/// the JS SDK v3 and by awscli/boto3 over HTTPS).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TrailerMode {
+    /// `decode` unless the upstream is `kind: aws`, which takes the trailer form.
+    #[default]
+    Auto,
+    /// Forward the aws-chunked body as is (the checksum is still checked on the way).
+    Forward,
+    /// Decode to a plain body with `Content-Length` = `x-amz-decoded-content-length`, after
+    /// checking the trailing checksum. Needed for Ceph RGW 16, which rejects the trailer form.
+    Decode,
+}
+
+impl Upstream {
+    /// Whether trailer-form uploads are decoded before they go to this upstream.
+    pub fn decodes_trailers(&self) -> bool {
+        match self.aws_chunked_trailer {
+            TrailerMode::Auto => self.kind != UpstreamKind::Aws,
+            TrailerMode::Forward => false,
+            TrailerMode::Decode => true,
+        }
+    }
 }
 
 fn default_region() -> String {
@@ -161,6 +248,8 @@ pub enum Frontend {
     /// `GET/HEAD/PUT/DELETE <path_prefix>/<key>`.
     #[default]
     Files,
+    /// The S3 REST API, for awscli, boto3, rclone, s3cmd and the SDKs.
+    S3,
 }
 
 /// A route: which requests it takes, and where in which bucket they go.
@@ -179,7 +268,15 @@ pub struct Route {
     pub path_prefix: String,
     /// The name of an entry under `upstreams`.
     pub upstream: String,
+    /// The upstream bucket of a `files` route (`s3` routes list `buckets` instead).
+    #[serde(default)]
     pub bucket: String,
+    /// `s3` routes: the buckets clients see, each mapped to an upstream bucket and key prefix.
+    #[serde(default)]
+    pub buckets: Vec<BucketAlias>,
+    /// `s3` routes: domains under which `<bucket>.<domain>` is virtual-host addressing.
+    #[serde(default)]
+    pub base_domains: Vec<String>,
     /// Prepended to every key upstream, for example `public/`.
     #[serde(default)]
     pub key_prefix: String,
@@ -206,6 +303,29 @@ pub struct Route {
     /// Serve without authentication. A route needs `auth` or `public: true`; never neither.
     #[serde(default)]
     pub public: bool,
+}
+
+/// A bucket as an S3 client sees it, and where it really is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketAlias {
+    /// The bucket name clients use.
+    pub name: String,
+    /// The upstream bucket. Default: `name`.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// Prepended to every key upstream and stripped from listings.
+    #[serde(default)]
+    pub key_prefix: String,
+    /// The upstream pool. Default: the route's `upstream`.
+    #[serde(default)]
+    pub upstream: Option<String>,
+}
+
+impl BucketAlias {
+    pub fn upstream_bucket(&self) -> &str {
+        self.bucket.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// One entry of a route's `auth` list: a plugin name and its settings. Adding a plugin means

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Listener, Route, ServerConfig, Upstream};
+use super::model::{Frontend, Listener, Route, ServerConfig, Upstream};
 use super::path::Path;
 use super::problem::Reporter;
 use super::suggest;
@@ -199,8 +199,9 @@ fn check_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &
             r.at(&at.key("host"), why);
         }
     }
-    if let Err(why) = check_bucket(&route.bucket) {
-        r.at(&at.key("bucket"), why);
+    match route.frontend {
+        Frontend::Files => check_files_route(route, at, r),
+        Frontend::S3 => check_s3_route(route, at, upstream_names, r),
     }
     if let Err(why) = check_relative_key(&route.key_prefix, false) {
         r.at(&at.key("key_prefix"), why);
@@ -211,6 +212,7 @@ fn check_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &
         }
     }
     match (route.auth.is_empty(), route.public) {
+        _ if route.frontend == Frontend::S3 => {}
         (true, false) => r.at(
             at,
             "this route has no `auth` and is not marked `public: true`: add an auth plugin, or `public: true` to serve it to anyone",
@@ -232,6 +234,120 @@ fn check_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &
             &at.key("methods"),
             "must list at least one of GET, HEAD, PUT, DELETE (omit it for GET and HEAD)",
         );
+    }
+}
+
+fn check_files_route(route: &Route, at: &Path, r: &mut Reporter) {
+    if route.bucket.is_empty() {
+        r.at(
+            at,
+            "a `files` route needs `bucket`, the upstream bucket it serves",
+        );
+    } else if let Err(why) = check_bucket(&route.bucket) {
+        r.at(&at.key("bucket"), why);
+    }
+    for (field, used) in [
+        ("buckets", !route.buckets.is_empty()),
+        ("base_domains", !route.base_domains.is_empty()),
+    ] {
+        if used {
+            r.at(
+                &at.key(field),
+                format!(
+                    "`{field}` is for `frontend: s3` routes; a `files` route serves one `bucket`"
+                ),
+            );
+        }
+    }
+}
+
+/// An S3 route names its buckets under `buckets`, authenticates by SigV4 with `access_keys`,
+/// and has none of the `files` route's key mapping.
+fn check_s3_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &mut Reporter) {
+    let unused = [
+        (
+            "bucket",
+            !route.bucket.is_empty(),
+            "list buckets under `buckets`",
+        ),
+        (
+            "key_prefix",
+            !route.key_prefix.is_empty(),
+            "set `key_prefix` per bucket under `buckets`",
+        ),
+        (
+            "rewrite",
+            !route.rewrite.is_empty(),
+            "S3 keys are never rewritten",
+        ),
+        (
+            "health_key",
+            route.health_key.is_some(),
+            "every S3 request is signed",
+        ),
+        (
+            "auth",
+            !route.auth.is_empty(),
+            "S3 routes authenticate SigV4 signatures with `access_keys`",
+        ),
+        (
+            "public",
+            route.public,
+            "S3 routes authenticate SigV4 signatures with `access_keys`",
+        ),
+        (
+            "allow_encoded_slash",
+            route.allow_encoded_slash,
+            "S3 keys decode `%2F` to `/` always",
+        ),
+    ];
+    for (field, used, why) in unused {
+        if used {
+            r.at(
+                &at.key(field),
+                format!("not used by `frontend: s3` routes: {why}"),
+            );
+        }
+    }
+    if route.buckets.is_empty() {
+        r.at(
+            at,
+            "a `frontend: s3` route needs `buckets`, for example `buckets: [{name: data}]`",
+        );
+    }
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (i, b) in route.buckets.iter().enumerate() {
+        let at = at.key("buckets").index(i);
+        if let Err(why) = check_bucket(&b.name) {
+            r.at(&at.key("name"), why);
+        } else if names.insert(&b.name, i).is_some() {
+            r.at(
+                &at.key("name"),
+                format!("bucket `{}` is listed twice", b.name),
+            );
+        }
+        if let Some(Err(why)) = b.bucket.as_deref().map(check_bucket) {
+            r.at(&at.key("bucket"), why);
+        }
+        if let Err(why) = check_relative_key(&b.key_prefix, false) {
+            r.at(&at.key("key_prefix"), why);
+        }
+        if let (Some(u), Some(known)) = (&b.upstream, upstream_names) {
+            if !known.contains(u) {
+                r.at(
+                    &at.key("upstream"),
+                    format!("upstream `{u}` is not defined"),
+                );
+            }
+        }
+    }
+    for (i, d) in route.base_domains.iter().enumerate() {
+        if d.starts_with("*.") || check_host(d).is_err() {
+            r.at(
+                &at.key("base_domains").index(i),
+                format!("{d:?} is not a domain name such as s3.example.com"),
+            );
+        }
     }
 }
 

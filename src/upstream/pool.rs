@@ -24,6 +24,8 @@ pub struct Pool {
     tls: bool,
     addressing: Addressing,
     pub signer: Signer,
+    /// Decode `STREAMING-UNSIGNED-PAYLOAD-TRAILER` uploads before they reach this pool.
+    pub decodes_trailers: bool,
     connect_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
@@ -69,6 +71,7 @@ impl Pool {
                 creds.session_token.as_deref(),
                 &cfg.region,
             ),
+            decodes_trailers: cfg.decodes_trailers(),
             connect_timeout: Duration::from_millis(cfg.connect_timeout_ms),
             read_timeout: Duration::from_millis(cfg.read_timeout_ms),
             write_timeout: Duration::from_millis(cfg.write_timeout_ms),

@@ -7,7 +7,9 @@
 //! - [`gateway`]: starts the binary on a YAML config and stops it on drop;
 //! - [`client`]: a raw HTTP/1.1 client for byte-exact and misbehaving requests;
 //! - [`recorder`]: a fake upstream that records what the proxy forwarded;
-//! - [`sign`]: SigV4 via `aws-sigv4`, independent of bucketgate's signer.
+//! - [`sign`]: SigV4 via `aws-sigv4`, independent of bucketgate's signer;
+//! - [`s3`]: a signing S3 client (header and presigned signatures, aws-chunked uploads) for
+//!   the `frontend: s3` tests.
 //!
 //! Each test binary uses a different subset, hence the crate-wide `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
@@ -15,6 +17,7 @@
 pub mod client;
 pub mod gateway;
 pub mod recorder;
+pub mod s3;
 pub mod sign;
 pub mod upstream;
 

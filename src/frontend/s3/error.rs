@@ -1,0 +1,164 @@
+//! S3 errors as the S3 frontend's clients expect them: the status, an S3 `<Code>` their SDK
+//! knows, a message, and a reason for our log that never goes to the client.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use pingora_error::Result;
+use pingora_proxy::Session;
+
+use crate::frontend::s3_xml::{error_code_and_message, error_xml};
+use crate::frontend::upstream_errors::map_status;
+use crate::reply;
+use crate::s3::chunked::ChunkError;
+use crate::s3::verify::S3AuthError;
+
+/// A refusal on an S3 route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Error {
+    pub status: u16,
+    pub code: Cow<'static, str>,
+    pub message: String,
+    /// Extra detail for the log only (which grant was missing, which key failed).
+    pub log: Option<String>,
+}
+
+impl S3Error {
+    pub fn new(
+        status: u16,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> S3Error {
+        S3Error {
+            status,
+            code: code.into(),
+            message: message.into(),
+            log: None,
+        }
+    }
+
+    /// Adds a reason for the log.
+    pub fn logged(mut self, why: impl Into<String>) -> S3Error {
+        self.log = Some(why.into());
+        self
+    }
+
+    pub fn access_denied(why: impl Into<String>) -> S3Error {
+        S3Error::new(403, "AccessDenied", "Access Denied").logged(why)
+    }
+
+    pub fn no_such_bucket(name: &str) -> S3Error {
+        S3Error::new(
+            404,
+            "NoSuchBucket",
+            format!("The specified bucket {name:?} does not exist"),
+        )
+    }
+
+    pub fn not_implemented(what: impl Into<String>) -> S3Error {
+        S3Error::new(
+            501,
+            "NotImplemented",
+            "A header or query you provided implies functionality that is not implemented",
+        )
+        .logged(what)
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> S3Error {
+        S3Error::new(400, "InvalidArgument", message)
+    }
+
+    pub fn internal(why: impl Into<String>) -> S3Error {
+        S3Error::new(
+            500,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        )
+        .logged(why)
+    }
+
+    /// The XML body for the request at `resource` (the client's path).
+    pub fn body(&self, resource: &str, request_id: &str) -> Bytes {
+        Bytes::from(error_xml(&self.code, &self.message, resource, request_id))
+    }
+}
+
+impl From<S3AuthError> for S3Error {
+    fn from(e: S3AuthError) -> S3Error {
+        S3Error::new(e.http_status(), e.code(), e.message())
+    }
+}
+
+impl From<ChunkError> for S3Error {
+    fn from(e: ChunkError) -> S3Error {
+        S3Error::new(e.http_status(), e.s3_code(), e.to_string())
+    }
+}
+
+/// An upstream error as the S3 client sees it. Statuses that pass through keep the upstream's
+/// S3 code and message (`NoSuchKey`, `InvalidRange`, `PreconditionFailed`...), in a body of our
+/// own so no upstream bucket name or request id leaks; our misconfiguration (403, redirects)
+/// and upstream failures become 502 `InternalError`, as in the `files` frontend.
+pub fn from_upstream(upstream_status: u16, body: &[u8]) -> S3Error {
+    let mapped = map_status(upstream_status);
+    if mapped.status == 503 {
+        return S3Error::new(503, "SlowDown", "Please reduce your request rate.");
+    }
+    if mapped.status != upstream_status || mapped.our_fault {
+        return S3Error::new(
+            mapped.status,
+            "InternalError",
+            "The storage behind this gateway failed to answer. Please try again.",
+        );
+    }
+    match error_code_and_message(body) {
+        Some((code, message)) => S3Error::new(mapped.status, code, message),
+        None => S3Error::new(
+            mapped.status,
+            status_code_name(mapped.status),
+            "The storage refused the request.",
+        ),
+    }
+}
+
+/// S3's usual code for a status, when the upstream gave none (HEAD has no body).
+fn status_code_name(status: u16) -> &'static str {
+    match status {
+        404 => "NoSuchKey",
+        412 => "PreconditionFailed",
+        416 => "InvalidRange",
+        409 => "OperationAborted",
+        411 => "MissingContentLength",
+        413 => "EntityTooLarge",
+        405 => "MethodNotAllowed",
+        _ => "InvalidRequest",
+    }
+}
+
+/// Writes `err` as the whole response. Safe only before any response byte was sent.
+pub async fn send(session: &mut Session, err: &S3Error, request_id: &str) -> Result<()> {
+    let resource = resource(session);
+    let body = err.body(&resource, request_id);
+    reply::send(
+        session,
+        err.status,
+        "application/xml",
+        body,
+        &[("x-amz-request-id", request_id)],
+    )
+    .await
+}
+
+/// The client's request path, for `<Resource>`.
+pub fn resource(session: &Session) -> String {
+    session.req_header().uri.path().to_string()
+}
+
+/// A request id for `x-amz-request-id` and `<RequestId>`: 16 random hex digits.
+pub fn new_request_id() -> String {
+    let mut raw = [0u8; 8];
+    if getrandom::fill(&mut raw).is_err() {
+        return "0000000000000000".into();
+    }
+    raw.iter().map(|b| format!("{b:02X}")).collect()
+}
