@@ -46,7 +46,7 @@ impl Failure {
         }
     }
 
-    fn failure(message: impl Into<String>) -> Failure {
+    fn error(message: impl Into<String>) -> Failure {
         Failure {
             code: EXIT_FAILURE,
             message: message.into(),
@@ -134,17 +134,17 @@ pub fn mint(
     };
     let (access_key_id, secret) = sealed::mint(&ring, &claims).map_err(|e| match e {
         SealError::Claims(_) | SealError::TooLong { .. } => Failure::usage(e.to_string()),
-        SealError::Random => Failure::failure(e.to_string()),
+        SealError::Random => Failure::error(e.to_string()),
     })?;
     // Open what was just sealed: the claims as the proxy will see them, and a last check that
     // the pair works before it is handed out.
     let (opened, again) = sealed::open(&ring, &access_key_id, now).map_err(|e| {
-        Failure::failure(format!(
+        Failure::error(format!(
             "the key just minted does not open ({e}); not printed"
         ))
     })?;
     if again.expose() != secret.expose() {
-        return Err(Failure::failure(
+        return Err(Failure::error(
             "the key just minted opens with another secret; not printed",
         ));
     }
@@ -229,7 +229,7 @@ pub fn new_sealing_key(id: Option<&str>, now: SystemTime) -> Result<String, Fail
             )
         }
     };
-    let key = keyring::generate_sealing_key().map_err(|e| Failure::failure(e.to_string()))?;
+    let key = keyring::generate_sealing_key().map_err(|e| Failure::error(e.to_string()))?;
     let entry = SealingKeyConfig {
         id: id.clone(),
         key,
@@ -268,7 +268,7 @@ pub fn inspect(keys: &AccessKeys, access_key_id: &str, now: SystemTime) -> Resul
     let ring = keyring_of(keys)?;
     let access_key_id = access_key_id.trim();
     if !sealed::is_sealed(access_key_id) {
-        return Err(Failure::failure(format!(
+        return Err(Failure::error(format!(
             "not a sealed access key: sealed keys start with `{}`; static keys are listed in \
              access_keys.static and access_keys.files",
             sealed::PREFIX
@@ -294,11 +294,11 @@ pub fn inspect(keys: &AccessKeys, access_key_id: &str, now: SystemTime) -> Resul
                 }
                 Err(_) => String::new(),
             };
-            Err(Failure::failure(format!(
+            Err(Failure::error(format!(
                 "the key does not open: it has expired\n{detail}"
             )))
         }
-        Err(OpenError::UnknownKey(id)) => Err(Failure::failure(format!(
+        Err(OpenError::UnknownKey(id)) => Err(Failure::error(format!(
             "the key does not open: it was sealed with sealing key `{id}`, which is not in \
              access_keys.sealing_keys (ids here: {}): that key was retired, or the access key \
              comes from another deployment",
@@ -306,30 +306,29 @@ pub fn inspect(keys: &AccessKeys, access_key_id: &str, now: SystemTime) -> Resul
         ))),
         Err(OpenError::Tampered) => {
             let id = sealed_with(&keys.sealing_keys, access_key_id).unwrap_or_default();
-            Err(Failure::failure(format!(
+            Err(Failure::error(format!(
                 "the key does not open: it does not verify against sealing key `{id}`: it was \
                  altered, or sealed by another deployment with different key bytes under the \
                  same id"
             )))
         }
-        Err(OpenError::Malformed) => Err(Failure::failure(
+        Err(OpenError::Malformed) => Err(Failure::error(
             "the key does not open: it is malformed (not base32 after the prefix, truncated, \
              too long, or altered)",
         )),
-        Err(OpenError::NotSealed) => Err(Failure::failure("not a sealed access key")),
+        Err(OpenError::NotSealed) => Err(Failure::error("not a sealed access key")),
     }
 }
 
 /// The keyring of the config, or a failure saying how to get one.
 fn keyring_of(keys: &AccessKeys) -> Result<Keyring, Failure> {
     if keys.sealing_keys.is_empty() {
-        return Err(Failure::failure(
+        return Err(Failure::error(
             "the config has no sealing keys: add `access_keys.sealing_keys` \
              (`bucketgate keys new-sealing-key` prints an entry)",
         ));
     }
-    Keyring::from_config(&keys.sealing_keys)
-        .map_err(|e| Failure::failure(format!("access_keys.{e}")))
+    Keyring::from_config(&keys.sealing_keys).map_err(|e| Failure::error(format!("access_keys.{e}")))
 }
 
 /// The id of the sealing key in `keys` under which `access_key_id` verifies, found by trying

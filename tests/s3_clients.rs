@@ -168,6 +168,13 @@ fn script_env(
         ("BG_PREFIX", prefix.to_string()),
         ("AWS_ACCESS_KEY_ID", key.to_string()),
         ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+        (
+            "BG_UPSTREAM_KIND",
+            match Upstream::get().kind() {
+                UpstreamKind::S3s => "s3s".to_string(),
+                UpstreamKind::Rgw => "rgw".to_string(),
+            },
+        ),
     ]
 }
 

@@ -141,8 +141,9 @@ struct Env {
     bucket: String,
     /// Upstream bucket behind `vault`.
     vault: String,
-    /// Responses that showed an upstream bucket name, reported when the test ends (so one leak
-    /// does not hide what the rest of the test would find).
+    /// Responses that showed what the client may not see (an upstream bucket name, a key
+    /// outside the grants), reported when the test ends, so that one leak does not hide what
+    /// the rest of the test would find.
     leaks: RefCell<Vec<String>>,
 }
 
@@ -151,7 +152,7 @@ impl Drop for Env {
         let leaks = self.leaks.borrow();
         if !leaks.is_empty() && !std::thread::panicking() {
             panic!(
-                "{} response(s) showed an upstream bucket name to the client:\n{}",
+                "{} response(s) showed the client what it may not see:\n{}",
                 leaks.len(),
                 leaks.join("\n")
             );
@@ -208,12 +209,20 @@ impl Env {
     /// when `Env` is dropped.
     #[track_caller]
     fn assert_no_upstream_names(&self, r: &Response) {
+        let names = [self.bucket.clone(), self.vault.clone()];
+        self.assert_hidden(r, "an upstream bucket name", &names);
+    }
+
+    /// Notes a response whose body or headers contain any of `hidden` (`what` they are); the
+    /// test fails when `Env` is dropped.
+    #[track_caller]
+    fn assert_hidden(&self, r: &Response, what: &str, hidden: &[String]) {
         let text = r.text();
         let headers = format!("{:?}", r.headers);
-        for b in [&self.bucket, &self.vault] {
-            if text.contains(b.as_str()) || headers.contains(b.as_str()) {
+        for h in hidden {
+            if text.contains(h.as_str()) || headers.contains(h.as_str()) {
                 self.leaks.borrow_mut().push(format!(
-                    "  at {}: status {}, headers {headers}, body: {text}",
+                    "  at {}: {what} ({h:?}) in a {} response; headers {headers}, body: {text}",
                     std::panic::Location::caller(),
                     r.status
                 ));
@@ -1090,16 +1099,16 @@ fn upstream_lists_uploads() -> bool {
     Upstream::get().kind() == UpstreamKind::Rgw
 }
 
-/// Whether `upload_id` for upstream `key` is still in progress (upstream ListParts: 200, or
-/// 404 NoSuchUpload once completed or aborted).
-fn upstream_upload_exists(bucket: &str, key: &str, upload_id: &str) -> bool {
+/// How many parts upstream `key`'s upload `upload_id` holds (upstream ListParts), None once it
+/// is gone (404 NoSuchUpload; s3s-fs instead lists no parts).
+fn upstream_upload_parts(bucket: &str, key: &str, upload_id: &str) -> Option<usize> {
     let r = Upstream::get()
         .call("GET", bucket, Some(key))
         .query("uploadId", upload_id)
         .send();
     match r.status {
-        200 => true,
-        404 => false,
+        200 => Some(xml_values(&r.text(), "Part").len()),
+        404 => None,
         s => panic!("upstream ListParts {bucket}/{key}: {s} {}", r.text()),
     }
 }
@@ -1139,13 +1148,18 @@ fn multipart_upload_end_to_end() {
         .send();
     r.assert_status(200);
     let bob_upload = xml_value(&r.text(), "UploadId").expect("UploadId");
+    up.call("PUT", &env.bucket, Some("users/bob/secret.bin"))
+        .query("partNumber", "1")
+        .query("uploadId", &bob_upload)
+        .body(b"bob's part")
+        .send()
+        .assert_status(200);
 
     let r = alice.request("POST", &format!("{path}?uploads"), &[], None);
     r.assert_status(200);
     env.assert_no_upstream_names(&r);
     let upload_id = xml_value(&r.text(), "UploadId").expect("UploadId in CreateMultipartUpload");
     assert_eq!(xml_value(&r.text(), "Key").as_deref(), Some(key));
-    assert!(upstream_upload_exists(&env.bucket, key, &upload_id));
     let uid = encode_query_component(&upload_id);
 
     let part1 = pattern(71, 5 << 20);
@@ -1157,11 +1171,18 @@ fn multipart_upload_end_to_end() {
         etags.push(r.header("etag").expect("ETag of UploadPart").to_owned());
     }
 
+    assert_eq!(upstream_upload_parts(&env.bucket, key, &upload_id), Some(2));
+
     let r = alice.get(&format!("{path}?uploadId={uid}"));
     r.assert_status(200);
     let text = r.text();
     env.assert_no_upstream_names(&r);
-    assert_eq!(xml_values(&text, "PartNumber"), ["1", "2"], "{text}");
+    // (Sorted: s3s-fs lists parts in directory order.)
+    assert_eq!(
+        sorted(xml_values(&text, "PartNumber")),
+        ["1", "2"],
+        "{text}"
+    );
     assert_eq!(xml_value(&text, "Key").as_deref(), Some(key), "{text}");
 
     if upstream_lists_uploads() {
@@ -1173,11 +1194,14 @@ fn multipart_upload_end_to_end() {
         let text = r.text();
         env.assert_no_upstream_names(&r);
         assert_eq!(upload_keys(&text), [key], "ListMultipartUploads: {text}");
-        assert!(!text.contains(&bob_upload), "bob's upload id shown: {text}");
+        // Not even as a marker.
+        let bobs = [bob_upload.clone(), "users/bob/".to_string()];
+        let what = "ListMultipartUploads: an upload outside the grants";
+        env.assert_hidden(&r, what, &bobs);
         let r = alice.get("/data?uploads");
         r.assert_status(200);
         assert_eq!(upload_keys(&r.text()), [key], "{}", r.text());
-        assert!(!r.text().contains(&bob_upload), "{}", r.text());
+        env.assert_hidden(&r, what, &bobs);
     } else {
         eprintln!("(ListMultipartUploads not checked: s3s-fs does not implement it)");
     }
@@ -1191,11 +1215,11 @@ fn multipart_upload_end_to_end() {
     assert_s3_error(&r, 403, "AccessDenied");
     let r = alice.delete(&format!("{bob_path}?uploadId={bob_uid}"));
     assert_s3_error(&r, 403, "AccessDenied");
-    assert!(upstream_upload_exists(
-        &env.bucket,
-        "users/bob/secret.bin",
-        &bob_upload
-    ));
+    assert_eq!(
+        upstream_upload_parts(&env.bucket, "users/bob/secret.bin", &bob_upload),
+        Some(1),
+        "bob's upload changed"
+    );
 
     let complete = format!(
         "<CompleteMultipartUpload>\
@@ -1258,11 +1282,10 @@ fn multipart_upload_end_to_end() {
             b"small part",
         )
         .assert_status(200);
-    assert!(upstream_upload_exists(
-        &env.bucket,
-        "photos/mp2.bin",
-        &pupload
-    ));
+    assert_eq!(
+        upstream_upload_parts(&env.bucket, "photos/mp2.bin", &pupload),
+        Some(1)
+    );
     if upstream_lists_uploads() {
         let r = alice.get("/photos?uploads");
         r.assert_status(200);
@@ -1271,9 +1294,10 @@ fn multipart_upload_end_to_end() {
     }
     let r = alice.delete(&format!("{ppath}?uploadId={pid}"));
     r.assert_status(204);
+    let left = upstream_upload_parts(&env.bucket, "photos/mp2.bin", &pupload);
     assert!(
-        !upstream_upload_exists(&env.bucket, "photos/mp2.bin", &pupload),
-        "upload still in progress after AbortMultipartUpload"
+        left.unwrap_or(0) == 0,
+        "upload still in progress after AbortMultipartUpload: {left:?} parts"
     );
     assert_not_stored(&env.bucket, "photos/mp2.bin");
 
@@ -1316,6 +1340,15 @@ fn listing_env(name: &str) -> Env {
     env
 }
 
+/// Parts of [`LAYOUT`] keys alice may not list: no listing body may contain them.
+const HIDDEN: &[&str] = &[
+    "other/",
+    "top.txt",
+    "users/alicex",
+    "users/bob",
+    "users/carl",
+];
+
 #[derive(Debug, Default)]
 struct Listing {
     keys: Vec<String>,
@@ -1350,6 +1383,11 @@ fn list_all(env: &Env, c: &S3Client, alias: &str, version: u8, params: &[(&str, 
         env.assert_no_upstream_names(&r);
         let text = r.text();
         assert_eq!(xml_value(&text, "Name").as_deref(), Some(alias), "{text}");
+        env.assert_hidden(
+            &r,
+            &format!("GET {path}: a key alice may not list (as a key, prefix or marker)"),
+            &strs(HIDDEN),
+        );
         let keys = content_keys(&text);
         let prefixes = common_prefixes(&text);
         assert!(

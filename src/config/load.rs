@@ -505,6 +505,44 @@ mod tests {
     }
 
     #[test]
+    fn s3_routes_and_access_keys() {
+        let base = "listeners: [{address: 127.0.0.1:8080}]\nupstreams:\n  u:\n    endpoints: [127.0.0.1:9000]\n    credentials: {access_key_id: k, secret_access_key: s}\n";
+        let ok = format!(
+            "{base}access_keys:\n  static:\n    - {{access_key_id: AKIAALICE, secret_access_key: alicesecret1, subject: alice, grants: [{{bucket: data, operations: [read]}}]}}\nroutes:\n  - {{frontend: s3, upstream: u, buckets: [{{name: data}}, {{name: pics, bucket: data, key_prefix: p/}}]}}\n"
+        );
+        assert_eq!(problems(&ok), Vec::<String>::new());
+
+        let no_keys = format!(
+            "{base}routes:\n  - {{frontend: s3, upstream: u, buckets: [{{name: data}}]}}\n"
+        );
+        assert_has(
+            &problems(&no_keys),
+            "t.yaml:1:1: access_keys",
+            "needs access keys",
+        );
+
+        let bad = format!(
+            "{base}access_keys:\n  static:\n    - {{access_key_id: BG1X, secret_access_key: short, subject: a, grants: []}}\nroutes:\n  - {{frontend: s3, upstream: u, bucket: data, public: true, buckets: [{{name: Data}}, {{name: ok1, upstream: nope}}]}}\n  - {{upstream: u, path_prefix: /f, public: true, buckets: [{{name: x}}]}}\n"
+        );
+        let got = problems(&bad);
+        for fragment in [
+            "starts with \"BG1\"",
+            "`frontend: s3` routes: list buckets under `buckets`",
+            "`frontend: s3` routes: S3 routes authenticate",
+            "invalid bucket name \"Data\"",
+            "upstream `nope` is not defined",
+            "a `files` route needs `bucket`",
+            "`buckets` is for `frontend: s3` routes",
+        ] {
+            assert!(
+                got.iter().any(|p| p.contains(fragment)),
+                "{fragment}: {got:#?}"
+            );
+        }
+        assert!(!got.iter().any(|p| p.contains("short")), "{got:#?}");
+    }
+
+    #[test]
     fn semantic_checks() {
         let text = r#"server:
   log_level: loud

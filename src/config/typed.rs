@@ -164,17 +164,17 @@ mod tests {
 
     #[test]
     fn unknown_field_points_at_the_field() {
-        let got = problems::<Route>("upstream: a\nbukcet: b\n");
+        let got = problems::<Route>("bucket: b\nupstreem: a\n");
         assert_eq!(got.len(), 2);
         assert!(
-            got[0].starts_with("f:1:1: missing field `bucket`"),
+            got[0].starts_with("f:1:1: missing field `upstream`"),
             "{got:?}"
         );
         assert!(
-            got[1].starts_with("f:2:1: bukcet: unknown field `bukcet`"),
+            got[1].starts_with("f:2:1: upstreem: unknown field `upstreem`"),
             "{got:?}"
         );
-        assert!(got[1].ends_with("did you mean `bucket`?"), "{got:?}");
+        assert!(got[1].ends_with("did you mean `upstream`?"), "{got:?}");
     }
 
     #[test]
@@ -239,8 +239,8 @@ mod tests {
 
     #[test]
     fn missing_field_points_at_the_mapping() {
-        let got = problems::<Route>("\nupstream: a\n");
-        assert_eq!(got, ["f:2:1: missing field `bucket`"]);
+        let got = problems::<Route>("\nbucket: b\n");
+        assert_eq!(got, ["f:2:1: missing field `upstream`"]);
     }
 
     #[test]

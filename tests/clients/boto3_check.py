@@ -27,6 +27,8 @@ Environment:
   BG_DENIED_KEY        a key in BG_BUCKET the caller has no grant for
   BG_WORK              work directory (default: a new temp dir)
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
+  BG_UPSTREAM_KIND     `s3s` when s3s-fs is the server behind: its NotImplemented for
+                       list_multipart_uploads is expected then
   BG_DIRECT_UPSTREAM=1 running against a plain S3 server, not bucketgate: skips the checks of
                        bucketgate's own behaviour (AccessDenied by grant, NotImplemented, the
                        exact bucket list)
@@ -68,6 +70,9 @@ PREFIX = os.environ.get("BG_PREFIX", "boto3/")
 ACCESS_KEY = env("AWS_ACCESS_KEY_ID")
 SECRET_KEY = env("AWS_SECRET_ACCESS_KEY")
 DIRECT = os.environ.get("BG_DIRECT_UPSTREAM", "") not in ("", "0")
+# The S3 server behind bucketgate (or in front of us, when DIRECT): `s3s` (s3s-fs, which lacks
+# ListMultipartUploads), `rgw`, or anything else for a full S3.
+UPSTREAM_KIND = os.environ.get("BG_UPSTREAM_KIND", "")
 WORK = os.environ.get("BG_WORK") or tempfile.mkdtemp(prefix="boto3-check-")
 os.makedirs(WORK, exist_ok=True)
 
@@ -137,7 +142,8 @@ def expect_error(fn, code, status=None, what=""):
     except ClientError as e:
         got = e.response.get("Error", {}).get("Code")
         got_status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if got != code or (status is not None and got_status != status):
+        codes = code if isinstance(code, tuple) else (code,)
+        if got not in codes or (status is not None and got_status != status):
             raise CheckFailed(
                 f"{what}: expected {code} ({status}), got {got} ({got_status}): {e.response}"
             )
@@ -303,12 +309,25 @@ def main():
         e2 = s3.upload_part(Bucket=BUCKET, Key=k, UploadId=uid, PartNumber=2, Body=part2)["ETag"]
         expect_eq(e1.strip('"'), hashlib.md5(part1).hexdigest(), "part 1 ETag")
         lp = s3.list_parts(Bucket=BUCKET, Key=k, UploadId=uid)
-        expect_eq([(p["PartNumber"], p["Size"], p["ETag"]) for p in lp.get("Parts", [])], [(1, len(part1), e1), (2, len(part2), e2)], "list_parts")
-        mu = s3.list_multipart_uploads(Bucket=BUCKET, Prefix=key("mpu-"))
-        expect(any(u["Key"] == k and u["UploadId"] == uid for u in mu.get("Uploads", [])), f"list_multipart_uploads does not show the upload: {mu.get('Uploads')}")
+        # S3 lists parts in ascending order; s3s-fs in directory order: sort before comparing.
+        parts = sorted(lp.get("Parts", []), key=lambda p: p["PartNumber"])
+        expect_eq([(p["PartNumber"], p["Size"]) for p in parts], [(1, len(part1)), (2, len(part2))], "list_parts numbers and sizes")
+        # s3s-fs leaves ETag out of ListParts; when it is there it must be the part's.
+        for p, want in zip(parts, (e1, e2)):
+            if "ETag" in p:
+                expect_eq(p["ETag"], want, f"list_parts ETag of part {p['PartNumber']}")
+        if UPSTREAM_KIND == "s3s":
+            # s3s-fs answers ListMultipartUploads with NotImplemented; bucketgate passes that on.
+            expect_error(lambda: s3.list_multipart_uploads(Bucket=BUCKET, Prefix=key("mpu-")), "NotImplemented", 501, "list_multipart_uploads on s3s-fs")
+            print("note: list_multipart_uploads not checked: s3s-fs does not implement it", flush=True)
+        else:
+            mu = s3.list_multipart_uploads(Bucket=BUCKET, Prefix=key("mpu-"))
+            expect(any(u["Key"] == k and u["UploadId"] == uid for u in mu.get("Uploads", [])), f"list_multipart_uploads does not show the upload: {mu.get('Uploads')}")
         s3.abort_multipart_upload(Bucket=BUCKET, Key=k, UploadId=uid)
-        mu = s3.list_multipart_uploads(Bucket=BUCKET, Prefix=key("mpu-"))
-        expect(not any(u["UploadId"] == uid for u in mu.get("Uploads", [])), f"aborted upload still listed: {mu.get('Uploads')}")
+        if UPSTREAM_KIND != "s3s":  # s3s-fs also answers ListParts of an aborted upload with 200
+            mu = s3.list_multipart_uploads(Bucket=BUCKET, Prefix=key("mpu-"))
+            expect(not any(u["UploadId"] == uid for u in mu.get("Uploads", [])), f"aborted upload still listed: {mu.get('Uploads')}")
+            expect_error(lambda: s3.list_parts(Bucket=BUCKET, Key=k, UploadId=uid), "NoSuchUpload", 404, "list_parts of the aborted upload")
         expect_error(lambda: s3.head_object(Bucket=BUCKET, Key=k), "404", 404, "head_object of the aborted upload's key")
 
     @check("create_multipart_upload / upload_part / complete_multipart_upload (bytes compared)")
@@ -366,7 +385,9 @@ def main():
     @check("unknown access key id -> InvalidAccessKeyId")
     def _():
         bad = client(access_key="AKIAUNKNOWN0000000000", secret_key="whatever-secret-123")
-        expect_error(lambda: bad.get_object(Bucket=BUCKET, Key=key("big.bin")), "InvalidAccessKeyId", 403, "get_object with an unknown key id")
+        # s3s-fs itself says NotSignedUp; bucketgate (which checks the key) must say InvalidAccessKeyId.
+        want = ("InvalidAccessKeyId", "NotSignedUp") if DIRECT and UPSTREAM_KIND == "s3s" else "InvalidAccessKeyId"
+        expect_error(lambda: bad.get_object(Bucket=BUCKET, Key=key("big.bin")), want, 403, "get_object with an unknown key id")
 
     if not DIRECT:
 

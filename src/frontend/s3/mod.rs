@@ -92,7 +92,15 @@ pub async fn handle(
         }
         Err(refusal) => {
             let plan::Refusal { error, identity } = *refusal;
-            refuse(session, gateway, route, &error, identity.as_ref(), request_id).await?;
+            refuse(
+                session,
+                gateway,
+                route,
+                &error,
+                identity.as_ref(),
+                request_id,
+            )
+            .await?;
             Ok(Decision::Answered(identity))
         }
     }

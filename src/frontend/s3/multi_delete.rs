@@ -91,7 +91,7 @@ pub async fn handle(
                 .logged(format!("upstream answered {status} to DeleteObjects")),
         ));
     }
-    match s3_xml::rewrite_delete_result(&result, &plan.key_prefix) {
+    match s3_xml::rewrite_result(&result, &plan.key_prefix, &plan.client_bucket) {
         Ok(body) => Ok(Outcome::Done {
             status: 200,
             body: Bytes::from(body),

@@ -11,7 +11,7 @@ use pingora_http::ResponseHeader;
 use super::error::{from_upstream, S3Error};
 use super::operation::S3Op;
 use super::plan::S3Request;
-use crate::frontend::s3_xml::{rewrite_listing, ListingView};
+use crate::frontend::s3_xml::{rewrite_listing, rewrite_result, ListingView};
 use crate::header_policy;
 use crate::policy;
 
@@ -32,6 +32,14 @@ pub enum BodyState {
 
 /// Operations whose success body is rewritten.
 fn rewrites(op: S3Op) -> bool {
+    is_listing(op)
+        || matches!(
+            op,
+            S3Op::CreateMultipartUpload | S3Op::CompleteMultipartUpload
+        )
+}
+
+fn is_listing(op: S3Op) -> bool {
     matches!(
         op,
         S3Op::ListObjectsV1 | S3Op::ListObjectsV2 | S3Op::ListMultipartUploads | S3Op::ListParts
@@ -94,7 +102,7 @@ pub fn on_body(
                 }
             }
             *body = Some(if end {
-                listing(plan, held, resource, request_id)
+                rewritten(plan, held, resource, request_id)
             } else {
                 Bytes::new()
             });
@@ -125,8 +133,21 @@ pub fn on_body(
     }
 }
 
-/// The held listing, rewritten to the identity's view.
-fn listing(plan: &S3Request, held: &[u8], resource: &str, request_id: &str) -> Bytes {
+/// The held body, rewritten to the identity's view.
+fn rewritten(plan: &S3Request, held: &[u8], resource: &str, request_id: &str) -> Bytes {
+    if !is_listing(plan.op) {
+        return match rewrite_result(held, &plan.key_prefix, &plan.client_bucket) {
+            Ok(body) => Bytes::from(body),
+            Err(why) => {
+                log::error!(
+                    "s3 {:?} result from {} could not be rewritten: {why}",
+                    plan.op,
+                    plan.pool.name
+                );
+                S3Error::internal("result rewrite failed").body(resource, request_id)
+            }
+        };
+    }
     let identity = &plan.identity;
     let bucket = plan.bucket.as_str();
     let visible_key = |k: &str| {

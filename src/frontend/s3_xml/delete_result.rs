@@ -1,6 +1,8 @@
-//! The two DeleteObjects documents bucketgate writes: the request body it sends upstream
-//! (with the full upstream keys), and the upstream's `DeleteResult` with the alias's key
-//! prefix taken off every `<Key>` again, so the client sees the keys it asked for.
+//! Documents with keys in them that are not listings: the DeleteObjects body bucketgate sends
+//! upstream (with the full upstream keys), and the upstream's `DeleteResult`,
+//! `InitiateMultipartUploadResult` and `CompleteMultipartUploadResult` with the client's view
+//! put back: the alias's key prefix off every `<Key>`, the client's bucket name in `<Bucket>`,
+//! and no `<Location>` (an upstream URL).
 
 use quick_xml::events::{BytesText, Event};
 use quick_xml::{Reader, Writer};
@@ -31,12 +33,14 @@ pub fn delete_body_xml(quiet: bool, keys: &[(String, Option<String>)]) -> String
     out
 }
 
-/// `body` with `key_prefix` removed from the start of every `<Key>` text. Everything else
-/// passes unchanged. `Err` when the body is not well-formed XML.
-pub fn rewrite_delete_result(body: &[u8], key_prefix: &str) -> Result<Vec<u8>, String> {
-    if key_prefix.is_empty() {
-        return Ok(body.to_vec());
-    }
+/// `body` with `key_prefix` removed from the start of every `<Key>` text, `client_bucket` as
+/// every `<Bucket>` text, and `<Location>` elements dropped. Everything else passes unchanged.
+/// `Err` when the body is not well-formed XML.
+pub fn rewrite_result(
+    body: &[u8],
+    key_prefix: &str,
+    client_bucket: &str,
+) -> Result<Vec<u8>, String> {
     let mut reader = Reader::from_reader(body);
     let mut writer = Writer::new(Vec::with_capacity(body.len()));
     let mut depth = 0usize;
@@ -46,9 +50,16 @@ pub fn rewrite_delete_result(body: &[u8], key_prefix: &str) -> Result<Vec<u8>, S
             .map_err(|e| format!("at byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Eof => break,
-            Event::Start(start) if local_is(&start, "Key") => {
+            Event::Start(start) if local_is(&start, "Location") => {
+                read_text(&mut reader, &start)?;
+            }
+            Event::Start(start) if local_is(&start, "Key") || local_is(&start, "Bucket") => {
                 let text = read_text(&mut reader, &start)?;
-                let shown = text.strip_prefix(key_prefix).unwrap_or(&text);
+                let shown = if local_is(&start, "Bucket") {
+                    client_bucket
+                } else {
+                    text.strip_prefix(key_prefix).unwrap_or(&text)
+                };
                 let end = start.to_end().into_owned();
                 writer
                     .write_event(Event::Start(start))
@@ -95,7 +106,7 @@ mod tests {
     #[test]
     fn keys_lose_the_prefix_and_nothing_else_changes() {
         let upstream = br#"<?xml version="1.0" encoding="UTF-8"?><DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Deleted><Key>photos/a&amp;b</Key></Deleted><Error><Key>photos/c</Key><Code>AccessDenied</Code><Message>no</Message></Error></DeleteResult>"#;
-        let out = rewrite_delete_result(upstream, "photos/").unwrap();
+        let out = rewrite_result(upstream, "photos/", "photos").unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("<Key>a&amp;b</Key>"), "{text}");
         assert!(
@@ -103,17 +114,23 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("photos/"), "{text}");
+    }
+
+    #[test]
+    fn multipart_results_show_the_client_bucket_and_key() {
+        let upstream = br#"<CompleteMultipartUploadResult><Location>http://10.0.0.1/data/photos/k</Location><Bucket>data</Bucket><Key>photos/k</Key><ETag>"e-2"</ETag></CompleteMultipartUploadResult>"#;
+        let text = String::from_utf8(rewrite_result(upstream, "photos/", "pics").unwrap()).unwrap();
         assert_eq!(
-            rewrite_delete_result(upstream, "").unwrap(),
-            upstream.to_vec()
+            text,
+            r#"<CompleteMultipartUploadResult><Bucket>pics</Bucket><Key>k</Key><ETag>"e-2"</ETag></CompleteMultipartUploadResult>"#
         );
     }
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         for bad in [&b"<DeleteResult><Key>x"[..], b"<a></b>", b"\xff\xfe<"] {
-            let _ = rewrite_delete_result(bad, "p/");
+            let _ = rewrite_result(bad, "p/", "b");
         }
-        assert!(rewrite_delete_result(b"<a><Key>x</a>", "p/").is_err());
+        assert!(rewrite_result(b"<a><Key>x</a>", "p/", "b").is_err());
     }
 }

@@ -16,6 +16,6 @@ mod text;
 mod fuzz;
 
 pub use delete_objects::{parse_delete, DeleteEntry, DeleteRequest, MAX_DELETE_OBJECTS};
-pub use delete_result::{delete_body_xml, rewrite_delete_result};
+pub use delete_result::{delete_body_xml, rewrite_result};
 pub use listing::{rewrite_listing, ListingError, ListingView};
 pub use responses::{error_code_and_message, error_xml, list_buckets_xml, location_xml};
