@@ -9,6 +9,7 @@ use pingora_core::connectors::http::Connector;
 use crate::auth::Chain;
 use crate::config::model::Frontend;
 use crate::config::Config;
+use crate::frontend::s3::markers::MarkerSealer;
 use crate::frontend::s3::S3Route;
 use crate::route::RouteTable;
 use crate::s3::access_keys::AccessKeyStore;
@@ -26,6 +27,8 @@ pub struct Gateway {
     pub s3_routes: Vec<Option<S3Route>>,
     /// The access keys S3 routes accept.
     pub keys: AccessKeyStore,
+    /// Seals listing markers for S3 clients.
+    pub markers: MarkerSealer,
     /// Upstream connections bucketgate opens itself (DeleteObjects), outside the proxy flow.
     pub connector: Connector,
     /// Set once shutdown begins; `/readyz` then answers 503.
@@ -53,6 +56,7 @@ impl Gateway {
         Gateway {
             routes: RouteTable::new(&config.routes),
             s3_routes,
+            markers: MarkerSealer::new(keys.keyring()),
             keys,
             connector: Connector::new(None),
             config,

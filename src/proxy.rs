@@ -260,7 +260,15 @@ impl ProxyHttp for Proxy {
             if session.req_header().method != http::Method::HEAD {
                 let resource = s3::error::resource(session);
                 let request_id = ctx.request_id.as_deref().unwrap_or("-");
-                s3::response::on_body(plan, state, body, end_of_stream, &resource, request_id);
+                s3::response::on_body(
+                    plan,
+                    &self.gateway.markers,
+                    state,
+                    body,
+                    end_of_stream,
+                    &resource,
+                    request_id,
+                );
             }
             return Ok(None);
         }

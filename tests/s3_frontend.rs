@@ -214,10 +214,11 @@ impl Env {
     }
 
     /// Notes a response whose body or headers contain any of `hidden` (`what` they are); the
-    /// test fails when `Env` is dropped.
+    /// test fails when `Env` is dropped. Listing elements that only echo the request
+    /// (`<Marker>`, `<ContinuationToken>`, ...) are not looked at.
     #[track_caller]
     fn assert_hidden(&self, r: &Response, what: &str, hidden: &[String]) {
-        let text = r.text();
+        let text = strip_echoes(&r.text());
         let headers = format!("{:?}", r.headers);
         for h in hidden {
             if text.contains(h.as_str()) || headers.contains(h.as_str()) {
@@ -229,6 +230,27 @@ impl Env {
             }
         }
     }
+}
+
+/// `xml` without the listing elements that echo the request's own parameters.
+fn strip_echoes(xml: &str) -> String {
+    let mut out = xml.to_owned();
+    for tag in [
+        "Marker",
+        "ContinuationToken",
+        "StartAfter",
+        "KeyMarker",
+        "UploadIdMarker",
+    ] {
+        let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+        while let Some(i) = out.find(&open) {
+            let Some(j) = out[i..].find(&close) else {
+                break;
+            };
+            out.replace_range(i..i + j + close.len(), "");
+        }
+    }
+    out
 }
 
 /// `/alias/encoded-key`.
@@ -550,6 +572,7 @@ fn payload_hash_mismatch_stores_nothing() {
         Some(sent),
         &sha256_hex(promised),
     );
+    eprintln!("(payload hash mismatch answered {} {})", r.status, r.text());
     assert!(
         r.status >= 400,
         "a body that does not match its signed x-amz-content-sha256 was accepted: {} {}",
@@ -661,12 +684,15 @@ fn truncated_streaming_upload_stores_nothing() {
         CHUNK,
         Truncation::CloseBeforeFinalChunk,
     ) {
-        Ok(r) => assert!(
-            r.status >= 400,
-            "truncated upload answered {} {}",
-            r.status,
-            r.text()
-        ),
+        Ok(r) => {
+            eprintln!("(truncated upload answered {} {})", r.status, r.text());
+            assert!(
+                r.status >= 400,
+                "truncated upload answered {} {}",
+                r.status,
+                r.text()
+            );
+        }
         Err(e) => eprintln!("(truncated upload: the gateway closed without answering: {e})"),
     }
     assert_not_stored(&env.bucket, key);

@@ -46,6 +46,11 @@ impl AccessKeyStore {
         })
     }
 
+    /// The sealing keys, if any are configured.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_ref()
+    }
+
     /// Looks a key up as of `now` (sealed keys expire).
     pub fn lookup(&self, access_key_id: &str, now: SystemTime) -> Option<Secret<Identity>> {
         if sealed::is_sealed(access_key_id) {

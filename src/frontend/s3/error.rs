@@ -101,6 +101,14 @@ impl From<ChunkError> for S3Error {
 /// and upstream failures become 502 `InternalError`, as in the `files` frontend.
 pub fn from_upstream(upstream_status: u16, body: &[u8]) -> S3Error {
     let mapped = map_status(upstream_status);
+    if upstream_status == 501 {
+        // A definite answer: the upstream lacks the operation. Retrying a 502 would not help.
+        return S3Error::new(
+            501,
+            "NotImplemented",
+            "The storage behind this gateway does not implement this operation.",
+        );
+    }
     if mapped.status == 503 {
         return S3Error::new(503, "SlowDown", "Please reduce your request rate.");
     }

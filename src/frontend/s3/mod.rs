@@ -10,12 +10,14 @@
 //! - [`body`]: payload hashes and aws-chunked bodies;
 //! - [`multi_delete`]: DeleteObjects, checked key by key;
 //! - [`response`]: listings filtered to the grants, errors as S3 XML;
+//! - [`markers`]: listing markers sealed, so they never name a key outside the grants;
 //! - [`error`]: S3 XML errors.
 
 pub mod address;
 pub mod body;
 pub mod buckets;
 pub mod error;
+pub mod markers;
 pub mod multi_delete;
 pub mod operation;
 pub mod plan;
@@ -64,7 +66,13 @@ pub async fn handle(
         host,
         rest,
     };
-    let planned = plan::plan(&incoming, s3_route, &gateway.keys, SystemTime::now());
+    let planned = plan::plan(
+        &incoming,
+        s3_route,
+        &gateway.keys,
+        &gateway.markers,
+        SystemTime::now(),
+    );
     match planned {
         Ok(plan::Planned::Forward(request)) => Ok(Decision::Forward(request)),
         Ok(plan::Planned::Answer { identity, body }) => {
@@ -129,7 +137,7 @@ async fn refuse(
             client.map_or_else(|| "-".into(), |ip| ip.to_string()),
             err.code
         );
-    } else if err.status >= 500 {
+    } else if err.status >= 500 && err.status != 501 {
         log::error!(
             "s3 request failed: route={} user={who} {} {}: {why}",
             gateway.route_name(route),

@@ -7,6 +7,9 @@
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3Op {
     ListBuckets,
+    /// Answered for existing buckets only (`BucketAlreadyOwnedByYou`, as S3 does): clients
+    /// such as rclone create the bucket before their first upload.
+    CreateBucket,
     HeadBucket,
     GetBucketLocation,
     ListObjectsV1,
@@ -54,9 +57,11 @@ pub fn value<'a>(params: &[Param<'a>], name: &str) -> Option<&'a str> {
         .and_then(|(_, v)| *v)
 }
 
-/// Query parameters that sign the request itself (presigned URLs): never forwarded.
+/// Query parameters that do not select an operation, and are never forwarded: the ones that
+/// sign the request itself (presigned URLs), and `x-id`, the operation name the JS SDK v3
+/// appends to every request as a hint for itself.
 fn is_auth_param(name: &str) -> bool {
-    name.starts_with("X-Amz-") || name.starts_with("x-amz-")
+    name.starts_with("X-Amz-") || name.starts_with("x-amz-") || name == "x-id"
 }
 
 /// What kind of request this is. `Err` names what is not implemented, for the message.
@@ -76,6 +81,7 @@ pub fn classify(
     let op = match (method, has_bucket, has_key) {
         ("GET", false, _) if sub.is_empty() => Some(S3Op::ListBuckets),
         ("HEAD", true, false) if sub.is_empty() => Some(S3Op::HeadBucket),
+        ("PUT", true, false) if sub.is_empty() => Some(S3Op::CreateBucket),
         ("GET", true, false) if sub == ["location"] => Some(S3Op::GetBucketLocation),
         ("GET", true, false) if has(params, "uploads") && only(LIST_UPLOADS) => {
             Some(S3Op::ListMultipartUploads)
@@ -209,6 +215,7 @@ mod tests {
             Ok(S3Op::ListMultipartUploads)
         );
         assert_eq!(op("POST", true, false, "delete"), Ok(S3Op::DeleteObjects));
+        assert_eq!(op("PUT", true, false, ""), Ok(S3Op::CreateBucket));
     }
 
     #[test]
@@ -252,6 +259,15 @@ mod tests {
     }
 
     #[test]
+    fn the_js_sdk_operation_hint_does_not_count() {
+        assert_eq!(op("PUT", true, true, "x-id=PutObject"), Ok(S3Op::PutObject));
+        assert_eq!(
+            op("GET", true, true, "uploadId=u&x-id=ListParts"),
+            Ok(S3Op::ListParts)
+        );
+    }
+
+    #[test]
     fn presign_parameters_do_not_count() {
         assert_eq!(
             op(
@@ -271,7 +287,6 @@ mod tests {
             ("PUT", true, true, "tagging"),
             ("GET", true, false, "versioning"),
             ("GET", true, false, "policy"),
-            ("PUT", true, false, ""),
             ("DELETE", true, false, ""),
             ("POST", true, true, ""),
             ("GET", true, false, "list-type=2&acl"),

@@ -15,6 +15,7 @@ use pingora_http::RequestHeader;
 use super::body::{self, BodyPlan};
 use super::buckets::{Alias, S3Route};
 use super::error::S3Error;
+use super::markers::MarkerSealer;
 use super::operation::{self, S3Op};
 use crate::frontend::s3_xml::{list_buckets_xml, location_xml};
 use crate::key::{check_key, decode_key};
@@ -55,6 +56,11 @@ pub struct S3Request {
 }
 
 impl S3Request {
+    /// What listing markers are bound to: the bucket as the client names it, and the caller.
+    pub fn marker_context(&self) -> String {
+        marker_context(&self.client_bucket, &self.identity)
+    }
+
     /// The upstream path: `/bucket/key` or `/key`, per the pool's addressing.
     pub fn upstream_path(&self) -> String {
         let path = self
@@ -95,6 +101,7 @@ pub fn plan(
     incoming: &Incoming,
     route: &S3Route,
     keys: &AccessKeyStore,
+    markers: &MarkerSealer,
     now: SystemTime,
 ) -> Result<Planned, Box<Refusal>> {
     let verified = match verify::verify_request(incoming.req, keys, now) {
@@ -113,7 +120,7 @@ pub fn plan(
         }
     };
     let identity = verified.identity.clone();
-    plan_verified(incoming, route, verified).map_err(|error| {
+    plan_verified(incoming, route, markers, verified).map_err(|error| {
         Box::new(Refusal {
             error,
             identity: Some(identity),
@@ -124,6 +131,7 @@ pub fn plan(
 fn plan_verified(
     incoming: &Incoming,
     route: &S3Route,
+    markers: &MarkerSealer,
     verified: verify::Verified<Identity>,
 ) -> Result<Planned, S3Error> {
     let req = incoming.req;
@@ -145,15 +153,26 @@ fn plan_verified(
             body: list_buckets(identity, route),
         });
     };
-    let alias = route
-        .find(client_bucket)
-        .ok_or_else(|| S3Error::no_such_bucket(client_bucket))?;
+    let alias = route.find(client_bucket).ok_or_else(|| {
+        if op == S3Op::CreateBucket {
+            S3Error::not_implemented(format!("creating bucket {client_bucket:?}"))
+        } else {
+            S3Error::no_such_bucket(client_bucket)
+        }
+    })?;
     let key = if addressed.raw_key.is_empty() {
         String::new()
     } else {
         full_key(alias, addressed.raw_key)?
     };
     check_grants(op, identity, alias, &key, &params)?;
+    if op == S3Op::CreateBucket {
+        return Err(S3Error::new(
+            409,
+            "BucketAlreadyOwnedByYou",
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        ));
+    }
     if op == S3Op::GetBucketLocation {
         return Ok(Planned::Answer {
             identity: identity.clone(),
@@ -178,7 +197,15 @@ fn plan_verified(
         key_prefix: alias.key_prefix.clone(),
         pool: alias.pool.clone(),
         key,
-        query: upstream_query(op, &params, &alias.key_prefix),
+        query: upstream_query(
+            op,
+            &params,
+            &alias.key_prefix,
+            &Unsealer {
+                markers,
+                context: marker_context(client_bucket, identity),
+            },
+        )?,
         copy_source,
         body,
     };
@@ -249,7 +276,7 @@ fn check_grants(
                 Err(denied(identity, Operation::List, &alias.bucket, &prefix))
             }
         }
-        S3Op::HeadBucket | S3Op::GetBucketLocation | S3Op::ListBuckets => {
+        S3Op::HeadBucket | S3Op::GetBucketLocation | S3Op::ListBuckets | S3Op::CreateBucket => {
             if visible(identity, alias) {
                 Ok(())
             } else {
@@ -268,6 +295,10 @@ fn denied(identity: &Identity, op: Operation, bucket: &str, key: &str) -> S3Erro
             .err()
             .unwrap_or_default(),
     )
+}
+
+fn marker_context(client_bucket: &str, identity: &Identity) -> String {
+    format!("{client_bucket}\n{}\n{}", identity.plugin, identity.subject)
 }
 
 /// Whether any grant reaches into the alias.
@@ -337,9 +368,26 @@ fn copy_source_upstream(
     Ok(out)
 }
 
+/// Opens the sealed markers a client hands back.
+struct Unsealer<'a> {
+    markers: &'a MarkerSealer,
+    context: String,
+}
+
+/// Marker parameters that are keys (plain keys get the alias's key prefix).
+const KEY_MARKER_PARAMS: &[&str] = &["marker", "key-marker"];
+/// Marker parameters that are opaque upstream tokens.
+const TOKEN_MARKER_PARAMS: &[&str] = &["continuation-token", "upload-id-marker"];
+
 /// The forwarded query: only the operation's parameters, with key-valued ones moved under the
-/// alias's key prefix (a listing of the alias's root lists `key_prefix` upstream).
-fn upstream_query(op: S3Op, params: &[operation::Param<'_>], key_prefix: &str) -> String {
+/// alias's key prefix (a listing of the alias's root lists `key_prefix` upstream) and sealed
+/// markers opened.
+fn upstream_query(
+    op: S3Op,
+    params: &[operation::Param<'_>],
+    key_prefix: &str,
+    unsealer: &Unsealer,
+) -> Result<String, S3Error> {
     let allowed = operation::forwarded(op);
     let is_listing = matches!(
         op,
@@ -351,22 +399,40 @@ fn upstream_query(op: S3Op, params: &[operation::Param<'_>], key_prefix: &str) -
         if !allowed.contains(name) {
             continue;
         }
-        let prefixed =
-            is_listing && matches!(*name, "prefix" | "marker" | "start-after" | "key-marker");
         saw_prefix |= *name == "prefix";
-        match value {
-            Some(v) if prefixed && !key_prefix.is_empty() => out.push(format!(
+        let Some(v) = value else {
+            out.push((*name).to_string());
+            continue;
+        };
+        let marker = KEY_MARKER_PARAMS.contains(name) || TOKEN_MARKER_PARAMS.contains(name);
+        let decoded = query_decode(v);
+        if is_listing && marker && MarkerSealer::is_sealed(&decoded) {
+            let opened = unsealer
+                .markers
+                .open(&decoded, &unsealer.context)
+                .ok_or_else(|| {
+                    S3Error::invalid_argument(format!(
+                        "The {name} is not one this gateway issued for this bucket and key."
+                    ))
+                })?;
+            out.push(format!("{name}={}", query_encode(&opened)));
+            continue;
+        }
+        let prefixed = is_listing && matches!(*name, "prefix" | "start-after")
+            || KEY_MARKER_PARAMS.contains(name);
+        if prefixed && is_listing && !key_prefix.is_empty() {
+            out.push(format!(
                 "{name}={}",
-                query_encode(&format!("{key_prefix}{}", query_decode(v)))
-            )),
-            Some(v) => out.push(format!("{name}={v}")),
-            None => out.push((*name).to_string()),
+                query_encode(&format!("{key_prefix}{decoded}"))
+            ));
+        } else {
+            out.push(format!("{name}={v}"));
         }
     }
     if is_listing && !saw_prefix && !key_prefix.is_empty() {
         out.push(format!("prefix={}", query_encode(key_prefix)));
     }
-    out.join("&")
+    Ok(out.join("&"))
 }
 
 /// Everything but unreserved characters is encoded.
@@ -396,37 +462,68 @@ pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 mod tests {
     use super::*;
 
+    fn unsealer(markers: &MarkerSealer) -> Unsealer<'_> {
+        Unsealer {
+            markers,
+            context: "b\ns3-key\nalice".into(),
+        }
+    }
+
+    fn q(op: S3Op, raw: &str, prefix: &str) -> String {
+        let m = MarkerSealer::new(None);
+        upstream_query(op, &operation::params(raw), prefix, &unsealer(&m)).unwrap()
+    }
+
+    #[test]
+    fn sealed_markers_are_opened_and_foreign_ones_refused() {
+        let m = MarkerSealer::new(None);
+        let token = m.seal("p/users/bob/x", "b\ns3-key\nalice");
+        let raw = format!("marker={}", query_encode(&token));
+        let got = upstream_query(
+            S3Op::ListObjectsV1,
+            &operation::params(&raw),
+            "p/",
+            &unsealer(&m),
+        );
+        assert_eq!(got.unwrap(), "marker=p%2Fusers%2Fbob%2Fx&prefix=p%2F");
+        let other = MarkerSealer::new(None).seal("x", "b\ns3-key\nalice");
+        let raw = format!("list-type=2&continuation-token={other}");
+        let got = upstream_query(
+            S3Op::ListObjectsV2,
+            &operation::params(&raw),
+            "",
+            &unsealer(&m),
+        );
+        assert_eq!(got.unwrap_err().code, "InvalidArgument");
+    }
+
     #[test]
     fn listing_queries_move_under_the_key_prefix() {
-        let p = operation::params("list-type=2&prefix=a%20b%2F&delimiter=%2F&acl&max-keys=2");
         assert_eq!(
-            upstream_query(S3Op::ListObjectsV2, &p, "photos/"),
+            q(
+                S3Op::ListObjectsV2,
+                "list-type=2&prefix=a%20b%2F&delimiter=%2F&acl&max-keys=2",
+                "photos/"
+            ),
             "list-type=2&prefix=photos%2Fa%20b%2F&delimiter=%2F&max-keys=2"
         );
-        let p = operation::params("list-type=2");
         assert_eq!(
-            upstream_query(S3Op::ListObjectsV2, &p, "photos/"),
+            q(S3Op::ListObjectsV2, "list-type=2", "photos/"),
             "list-type=2&prefix=photos%2F"
         );
-        assert_eq!(upstream_query(S3Op::ListObjectsV2, &p, ""), "list-type=2");
-        let p = operation::params("marker=x&prefix=");
+        assert_eq!(q(S3Op::ListObjectsV2, "list-type=2", ""), "list-type=2");
         assert_eq!(
-            upstream_query(S3Op::ListObjectsV1, &p, "p/"),
+            q(S3Op::ListObjectsV1, "marker=x&prefix=", "p/"),
             "marker=p%2Fx&prefix=p%2F"
         );
     }
 
     #[test]
     fn object_queries_keep_only_their_parameters() {
-        let p = operation::params(
-            "partNumber=1&uploadId=abc&X-Amz-Signature=00&response-content-type=x",
-        );
+        let p = "partNumber=1&uploadId=abc&X-Amz-Signature=00&response-content-type=x";
+        assert_eq!(q(S3Op::UploadPart, p, "p/"), "partNumber=1&uploadId=abc");
         assert_eq!(
-            upstream_query(S3Op::UploadPart, &p, "p/"),
-            "partNumber=1&uploadId=abc"
-        );
-        assert_eq!(
-            upstream_query(S3Op::GetObject, &p, "p/"),
+            q(S3Op::GetObject, p, "p/"),
             "partNumber=1&response-content-type=x"
         );
     }

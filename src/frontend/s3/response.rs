@@ -9,6 +9,7 @@ use pingora_error::Result;
 use pingora_http::ResponseHeader;
 
 use super::error::{from_upstream, S3Error};
+use super::markers::MarkerSealer;
 use super::operation::S3Op;
 use super::plan::S3Request;
 use crate::frontend::s3_xml::{rewrite_listing, rewrite_result, ListingView};
@@ -76,6 +77,7 @@ pub fn on_head(plan: &S3Request, resp: &mut ResponseHeader, request_id: &str) ->
 /// Handles one piece of the upstream body. `resource` is the client's path, for errors.
 pub fn on_body(
     plan: &S3Request,
+    markers: &MarkerSealer,
     state: &mut BodyState,
     body: &mut Option<Bytes>,
     end: bool,
@@ -102,7 +104,7 @@ pub fn on_body(
                 }
             }
             *body = Some(if end {
-                rewritten(plan, held, resource, request_id)
+                rewritten(plan, markers, held, resource, request_id)
             } else {
                 Bytes::new()
             });
@@ -134,7 +136,13 @@ pub fn on_body(
 }
 
 /// The held body, rewritten to the identity's view.
-fn rewritten(plan: &S3Request, held: &[u8], resource: &str, request_id: &str) -> Bytes {
+fn rewritten(
+    plan: &S3Request,
+    markers: &MarkerSealer,
+    held: &[u8],
+    resource: &str,
+    request_id: &str,
+) -> Bytes {
     if !is_listing(plan.op) {
         return match rewrite_result(held, &plan.key_prefix, &plan.client_bucket) {
             Ok(body) => Bytes::from(body),
@@ -154,11 +162,14 @@ fn rewritten(plan: &S3Request, held: &[u8], resource: &str, request_id: &str) ->
         policy::allows(identity, Operation::List, bucket, k) || (plan.op == S3Op::ListParts)
     };
     let visible_prefix = |p: &str| policy::reaches(identity, Operation::List, bucket, p);
+    let context = plan.marker_context();
+    let seal_marker = |m: &str| markers.seal(m, &context);
     let view = ListingView {
         client_bucket: &plan.client_bucket,
         key_prefix: &plan.key_prefix,
         visible_key: &visible_key,
         visible_prefix: &visible_prefix,
+        seal_marker: &seal_marker,
     };
     match rewrite_listing(held, &view) {
         Ok(body) => Bytes::from(body),

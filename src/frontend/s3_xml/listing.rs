@@ -14,7 +14,7 @@ use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHAN
 use quick_xml::events::Event;
 
 use super::document::{element_text, only_child, Action, Doc, Element, Item};
-use super::text::{local_is, name_of};
+use super::text::{escape_text, local_is, name_of};
 
 /// What one client is allowed to see of an upstream listing.
 pub struct ListingView<'a> {
@@ -28,6 +28,11 @@ pub struct ListingView<'a> {
     pub visible_key: &'a dyn Fn(&str) -> bool,
     /// Whether a common prefix may be shown; called with the FULL upstream common prefix.
     pub visible_prefix: &'a dyn Fn(&str) -> bool,
+    /// Seals a pagination marker (`Marker`, `NextMarker`, `KeyMarker`, `NextKeyMarker`: the
+    /// full upstream key, URL-decoded; `ContinuationToken`, `NextContinuationToken`,
+    /// `UploadIdMarker`, `NextUploadIdMarker`: as the upstream wrote them). Its output must
+    /// need no XML escaping beyond what the writer does.
+    pub seal_marker: &'a dyn Fn(&str) -> String,
 }
 
 /// Why a listing body could not be rewritten. The proxy must not pass such a body through.
@@ -64,14 +69,16 @@ const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'/');
 
 /// Top-level fields whose text starts with the upstream key prefix, stripped when it does.
-const PREFIXED_FIELDS: [&str; 7] = [
-    "Key",
-    "Prefix",
-    "Marker",
-    "NextMarker",
-    "StartAfter",
-    "KeyMarker",
-    "NextKeyMarker",
+const PREFIXED_FIELDS: [&str; 3] = ["Key", "Prefix", "StartAfter"];
+
+/// Pagination markers that are keys: sealed (URL-decoded first).
+const KEY_MARKERS: [&str; 4] = ["Marker", "NextMarker", "KeyMarker", "NextKeyMarker"];
+/// Opaque pagination tokens: sealed as they are.
+const TOKEN_MARKERS: [&str; 4] = [
+    "ContinuationToken",
+    "NextContinuationToken",
+    "UploadIdMarker",
+    "NextUploadIdMarker",
 ];
 
 /// Rewrites an upstream listing `body` for `view`. See the module documentation.
@@ -105,14 +112,43 @@ pub fn rewrite_listing(body: &[u8], view: &ListingView) -> Result<Vec<u8>, Listi
 
     let mut actions = Vec::with_capacity(doc.items.len());
     let mut kept_entries = 0usize;
+    // For a truncated ListObjects (V1) page without NextMarker: the last upstream entry,
+    // visible or not, where the next page must start.
+    let mut last_entry: Option<String> = None;
+    let mut truncated = false;
+    let mut has_next_marker = false;
+    let mut is_v1 = false;
     for item in &doc.items {
         let action = match item {
             Item::Node(_) => Action::Keep,
             Item::Element(Element { start, events }) => {
                 let action = if local_is(start, "Contents") || local_is(start, "Upload") {
+                    keys.note_last(events, "Key", &mut last_entry)?;
                     keys.entry(events, "Key", view.visible_key)?
                 } else if local_is(start, "CommonPrefixes") {
+                    keys.note_last(events, "Prefix", &mut last_entry)?;
                     keys.entry(events, "Prefix", view.visible_prefix)?
+                } else if KEY_MARKERS.iter().any(|f| local_is(start, f)) {
+                    is_v1 |= local_is(start, "Marker");
+                    has_next_marker |= local_is(start, "NextMarker");
+                    let text = element_text(events).map_err(ListingError::Malformed)?;
+                    match keys.decode(&text) {
+                        Some(full) if !full.is_empty() => Action::Text((view.seal_marker)(&full)),
+                        _ => Action::Keep,
+                    }
+                } else if TOKEN_MARKERS.iter().any(|f| local_is(start, f)) {
+                    let text = element_text(events).map_err(ListingError::Malformed)?;
+                    if text.is_empty() {
+                        Action::Keep
+                    } else {
+                        Action::Text((view.seal_marker)(&text))
+                    }
+                } else if local_is(start, "IsTruncated") {
+                    truncated = element_text(events)
+                        .map_err(ListingError::Malformed)?
+                        .trim()
+                        .eq_ignore_ascii_case("true");
+                    Action::Keep
                 } else if local_is(start, bucket_field) {
                     Action::Text(view.client_bucket.to_owned())
                 } else if local_is(start, "KeyCount") {
@@ -131,8 +167,28 @@ pub fn rewrite_listing(body: &[u8], view: &ListingView) -> Result<Vec<u8>, Listi
         actions.push(action);
     }
 
-    doc.write(&actions, kept_entries)
-        .map_err(ListingError::Malformed)
+    let mut out = doc
+        .write(&actions, kept_entries)
+        .map_err(ListingError::Malformed)?;
+    if bucket_field == "Name" && is_v1 && truncated && !has_next_marker {
+        if let Some(last) = last_entry {
+            add_next_marker(&mut out, &(view.seal_marker)(&last))?;
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts `<NextMarker>` before the root's end tag: clients page a truncated V1 listing from
+/// `NextMarker` when it is there, and from the last key they see otherwise, which after
+/// filtering could be a key the upstream already passed (they would loop).
+fn add_next_marker(out: &mut Vec<u8>, sealed: &str) -> Result<(), ListingError> {
+    let end = out
+        .windows(b"</".len())
+        .rposition(|w| w == b"</")
+        .ok_or_else(|| ListingError::Malformed("no end tag".into()))?;
+    let element = format!("<NextMarker>{}</NextMarker>", escape_text(sealed));
+    out.splice(end..end, element.bytes());
+    Ok(())
 }
 
 /// Maps key text between the upstream body and the client body.
@@ -193,6 +249,26 @@ impl KeyCodec<'_> {
             }
             _ => Ok(Action::Drop),
         }
+    }
+
+    /// Records the entry's key (or prefix) as the last one seen, if it is later than the last.
+    fn note_last(
+        &self,
+        events: &[Event<'_>],
+        child: &str,
+        last: &mut Option<String>,
+    ) -> Result<(), ListingError> {
+        let Some((start, end)) = only_child(events, child) else {
+            return Ok(());
+        };
+        let text = element_text(events.get(start..=end).unwrap_or_default())
+            .map_err(ListingError::Malformed)?;
+        if let Some(full) = self.decode(&text) {
+            if last.as_deref().is_none_or(|l| full.as_str() > l) {
+                *last = Some(full);
+            }
+        }
+        Ok(())
     }
 
     /// Decides a top-level key-like field: stripped if it starts with the prefix, else kept.

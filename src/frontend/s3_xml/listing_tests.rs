@@ -115,6 +115,7 @@ fn run(
         key_prefix: prefix,
         visible_key: keys,
         visible_prefix: prefixes,
+        seal_marker: &|m| format!("sealed({m})"),
     };
     rewrite_listing(body.as_bytes(), &view).map(|out| String::from_utf8(out).expect("UTF-8"))
 }
@@ -213,10 +214,17 @@ fn s3s_v2_everything_visible_is_only_stripped() {
 }
 
 #[test]
-fn rgw_v1_markers_are_stripped_and_owner_kept() {
+fn rgw_v1_markers_are_sealed_and_owner_kept() {
     let out = run(RGW_V1, "tenants/acme/", &all, &all).unwrap();
-    assert_eq!(texts(&out, "ListBucketResult/Marker"), ["a.txt"]);
-    assert_eq!(texts(&out, "ListBucketResult/NextMarker"), ["c.txt"]);
+    // Markers are sealed with the full upstream key: only bucketgate reads them.
+    assert_eq!(
+        texts(&out, "ListBucketResult/Marker"),
+        ["sealed(tenants/acme/a.txt)"]
+    );
+    assert_eq!(
+        texts(&out, "ListBucketResult/NextMarker"),
+        ["sealed(tenants/acme/c.txt)"]
+    );
     assert_eq!(
         texts(&out, "ListBucketResult/Contents/Key"),
         ["b.txt", "c.txt"]
@@ -278,10 +286,10 @@ fn url_encoded_keys_are_decoded_for_the_predicates_and_encoded_again() {
     assert_eq!(texts(&out, "ListBucketResult/StartAfter"), ["a%26b"]);
     assert_eq!(texts(&out, "ListBucketResult/KeyCount"), ["3"]);
     assert_eq!(texts(&out, "ListBucketResult/EncodingType"), ["url"]);
-    // Opaque tokens pass through untouched, even when they hold a full key.
+    // Opaque tokens are sealed as they came, even when they hold a full key.
     assert_eq!(
         texts(&out, "ListBucketResult/NextContinuationToken"),
-        ["team one/zzz"]
+        ["sealed(team one/zzz)"]
     );
 }
 
@@ -304,17 +312,23 @@ fn multipart_uploads_are_filtered_and_markers_stripped() {
     assert_eq!(texts(&out, &format!("{root}/Bucket")), ["photos"]);
     assert_eq!(texts(&out, &format!("{root}/Upload/Key")), ["video.mp4"]);
     assert_eq!(texts(&out, &format!("{root}/Upload/UploadId")), ["2~vid"]);
-    assert_eq!(texts(&out, &format!("{root}/KeyMarker")), [""]);
-    assert_eq!(texts(&out, &format!("{root}/NextKeyMarker")), ["video.mp4"]);
+    assert_eq!(
+        texts(&out, &format!("{root}/KeyMarker")),
+        ["sealed(tenants/acme/)"]
+    );
+    assert_eq!(
+        texts(&out, &format!("{root}/NextKeyMarker")),
+        ["sealed(tenants/acme/video.mp4)"]
+    );
     assert_eq!(texts(&out, &format!("{root}/Prefix")), [""]);
-    // Upload id markers are opaque.
+    // Upload id markers are opaque, and sealed as they came.
     assert_eq!(
         texts(&out, &format!("{root}/UploadIdMarker")),
-        ["2~tenants/acme/x"]
+        ["sealed(2~tenants/acme/x)"]
     );
     assert_eq!(
         texts(&out, &format!("{root}/NextUploadIdMarker")),
-        ["2~vid"]
+        ["sealed(2~vid)"]
     );
     assert!(texts(&out, &format!("{root}/CommonPrefixes/Prefix")).is_empty());
     assert!(!out.contains("dump"));
@@ -349,8 +363,8 @@ fn entries_outside_the_prefix_or_without_a_key_are_dropped() {
     assert_eq!(texts(&out, "ListBucketResult/Contents/Key"), ["ok"]);
     assert!(texts(&out, "ListBucketResult/CommonPrefixes/Prefix").is_empty());
     assert_eq!(texts(&out, "ListBucketResult/KeyCount"), ["1"]);
-    // A top-level field outside the prefix is left as it came.
-    assert_eq!(texts(&out, "ListBucketResult/Marker"), ["other/m"]);
+    // A marker outside the prefix is sealed like any other.
+    assert_eq!(texts(&out, "ListBucketResult/Marker"), ["sealed(other/m)"]);
 }
 
 #[test]
@@ -456,6 +470,7 @@ fn malformed_bodies_are_errors() {
         key_prefix: "p/",
         visible_key: &all,
         visible_prefix: &all,
+        seal_marker: &|m| format!("sealed({m})"),
     };
     assert!(matches!(
         rewrite_listing(not_utf8, &view),
@@ -481,6 +496,7 @@ fn garbage_never_panics() {
         key_prefix: "tenants/acme/",
         visible_key: &|k| k.len().is_multiple_of(2),
         visible_prefix: &|p| !p.len().is_multiple_of(3),
+        seal_marker: &|m| format!("sealed({m})"),
     };
     let mut oks = 0;
     for round in 0..3000 {
@@ -574,4 +590,20 @@ fn random_listings_show_exactly_the_visible_keys() {
             [expected.len().to_string()]
         );
     }
+}
+
+/// A truncated V1 page without NextMarker gets one, sealed, naming the last upstream entry even
+/// when it is filtered out: the client's next page starts after it, not after the last key it
+/// saw (which would fetch the same page forever).
+#[test]
+fn truncated_v1_pages_get_a_sealed_next_marker() {
+    let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>data</Name><Prefix></Prefix><Marker></Marker><MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated><Contents><Key>a/1</Key><Size>1</Size></Contents><Contents><Key>b/2</Key><Size>1</Size></Contents></ListBucketResult>"#;
+    let only_a = |k: &str| k.starts_with("a/");
+    let out = run(body, "", &only_a, &all).unwrap();
+    assert_eq!(texts(&out, "ListBucketResult/Contents/Key"), ["a/1"]);
+    assert_eq!(texts(&out, "ListBucketResult/NextMarker"), ["sealed(b/2)"]);
+    let done = body.replace("<IsTruncated>true", "<IsTruncated>false");
+    let out = run(&done, "", &only_a, &all).unwrap();
+    assert!(texts(&out, "ListBucketResult/NextMarker").is_empty());
 }

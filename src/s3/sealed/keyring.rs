@@ -118,6 +118,21 @@ impl Keyring {
         self.keys.first()
     }
 
+    /// A 32-byte key for another use of the newest sealing key, named by `info` (so no two uses
+    /// share a key). Every instance with the same keyring derives the same bytes.
+    pub fn derive(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
+        use hmac::{Hmac, Mac as _};
+        let mut out = Zeroizing::new([0u8; 32]);
+        if let Some(key) = self.keys.first() {
+            let mut mac = Hmac::<Sha256>::new_from_slice(key.secret_key.as_slice())
+                .expect("HMAC takes keys of any length");
+            mac.update(b"bucketgate derived key: ");
+            mac.update(info);
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     pub(super) fn find(&self, id: &str) -> Option<&SealingKey> {
         self.keys.iter().find(|k| k.id == id)
     }

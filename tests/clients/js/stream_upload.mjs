@@ -57,6 +57,11 @@ client.middlewareStack.add(
     sent.push({
       method: args.request?.method,
       path: args.request?.path,
+      query: new URLSearchParams(
+        Object.entries(args.request?.query ?? {}).flatMap(([k, v]) =>
+          Array.isArray(v) ? v.map((x) => [k, x ?? ""]) : [[k, v ?? ""]],
+        ),
+      ).toString(),
       sha256: get("x-amz-content-sha256"),
       encoding: get("content-encoding"),
       trailer: get("x-amz-trailer"),
@@ -86,6 +91,7 @@ async function main() {
   } finally {
     const put = sent.find((s) => s.method === "PUT");
     if (put) {
+      console.log(`sent request: ${put.method} ${put.path}${put.query ? "?" + put.query : ""}`);
       console.log(`sent x-amz-content-sha256: ${put.sha256}`);
       console.log(`sent content-encoding: ${put.encoding ?? "(none)"}`);
       console.log(`sent x-amz-trailer: ${put.trailer ?? "(none)"}`);

@@ -1,0 +1,123 @@
+//! Listing markers and continuation tokens, sealed. The upstream's `NextMarker`,
+//! `NextContinuationToken` and `NextKeyMarker` name (or, for s3s, are) the next upstream key,
+//! which may lie outside the caller's grants; so clients get them sealed
+//! (XChaCha20-Poly1305, bound to the bucket and the caller) and hand them back sealed, and
+//! only bucketgate reads them. Keys that clients choose themselves (`start-after`, or a
+//! `marker` that is a plain key) stay plain.
+//!
+//! The key is derived from the newest sealing key, so every instance of a fleet reads every
+//! other's tokens; without sealing keys it is random per process (a token then works only on
+//! the instance that made it, and until it restarts).
+
+use chacha20poly1305::aead::{Aead, Payload};
+use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
+use data_encoding::BASE64URL_NOPAD;
+
+use crate::s3::sealed::keyring::Keyring;
+
+/// What every sealed marker starts with.
+const PREFIX: &str = "bgm1.";
+const NONCE_LEN: usize = 24;
+/// Longest marker accepted back: S3 keys are at most 1024 bytes.
+const MAX_TOKEN: usize = 4096;
+
+pub struct MarkerSealer {
+    aead: XChaCha20Poly1305,
+}
+
+impl MarkerSealer {
+    /// The sealer of a fleet sharing `keyring`, or of this process alone.
+    pub fn new(keyring: Option<&Keyring>) -> MarkerSealer {
+        let key = match keyring {
+            Some(ring) => *ring.derive(b"listing markers"),
+            None => {
+                let mut k = [0u8; 32];
+                if getrandom::fill(&mut k).is_err() {
+                    log::error!("no randomness for the listing-marker key");
+                }
+                k
+            }
+        };
+        MarkerSealer {
+            aead: XChaCha20Poly1305::new(&key.into()),
+        }
+    }
+
+    /// `value` sealed for `context` (the client bucket and the caller).
+    pub fn seal(&self, value: &str, context: &str) -> String {
+        let mut nonce = [0u8; NONCE_LEN];
+        if getrandom::fill(&mut nonce).is_err() {
+            return String::new();
+        }
+        let Ok(sealed) = self.aead.encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: value.as_bytes(),
+                aad: context.as_bytes(),
+            },
+        ) else {
+            return String::new();
+        };
+        let mut raw = nonce.to_vec();
+        raw.extend_from_slice(&sealed);
+        format!("{PREFIX}{}", BASE64URL_NOPAD.encode(&raw))
+    }
+
+    /// Whether `token` looks sealed (then it must open).
+    pub fn is_sealed(token: &str) -> bool {
+        token.starts_with(PREFIX)
+    }
+
+    /// The value sealed in `token` for `context`, or `None` if it is not ours, altered, or
+    /// for another bucket or caller.
+    pub fn open(&self, token: &str, context: &str) -> Option<String> {
+        if token.len() > MAX_TOKEN {
+            return None;
+        }
+        let raw = BASE64URL_NOPAD
+            .decode(token.strip_prefix(PREFIX)?.as_bytes())
+            .ok()?;
+        if raw.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, sealed) = raw.split_at(NONCE_LEN);
+        let nonce = XNonce::try_from(nonce).ok()?;
+        let plain = self
+            .aead
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: sealed,
+                    aad: context.as_bytes(),
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_binding() {
+        let s = MarkerSealer::new(None);
+        let t = s.seal("users/bob/secret.txt", "data alice");
+        assert!(MarkerSealer::is_sealed(&t));
+        assert!(!t.contains("bob"));
+        assert_eq!(
+            s.open(&t, "data alice").as_deref(),
+            Some("users/bob/secret.txt")
+        );
+        assert_eq!(s.open(&t, "data mallory"), None);
+        assert_eq!(s.open(&t, "other alice"), None);
+        let mut bad = t.clone();
+        bad.pop();
+        bad.push(if t.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(s.open(&bad, "data alice"), None);
+        assert_eq!(s.open("bgm1.!!", "data alice"), None);
+        assert_eq!(s.open("plain", "data alice"), None);
+        assert_eq!(MarkerSealer::new(None).open(&t, "data alice"), None);
+    }
+}
