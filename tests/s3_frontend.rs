@@ -1637,15 +1637,19 @@ fn unsupported_operations_are_not_implemented() {
         ("GET", "/data/users/alice/a.txt?tagging"),
         ("GET", "/data?versioning"),
         ("GET", "/data?policy"),
-        // CreateBucket and DeleteBucket on an existing alias.
-        ("PUT", "/data"),
+        // DeleteBucket on an existing alias; CreateBucket of a new one.
         ("DELETE", "/data"),
+        ("PUT", "/brand-new-bucket"),
     ] {
         let r = alice.request(method, path, &[], None);
         assert_eq!(r.status, 501, "{method} {path}: {}", r.text());
         assert_s3_error(&r, 501, "NotImplemented");
         env.assert_no_upstream_names(&r);
     }
+    // CreateBucket of an existing alias answers as S3 does for a bucket one owns (rclone
+    // creates the bucket before its first upload and accepts this).
+    let r = alice.request("PUT", "/data", &[], None);
+    assert_s3_error(&r, 409, "BucketAlreadyOwnedByYou");
     // The bucket is still there.
     assert_stored(&env.bucket, "users/alice/a.txt", b"a");
 }
