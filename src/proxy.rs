@@ -257,7 +257,9 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
         if let (Some(plan), Some(state)) = (ctx.s3.as_ref(), ctx.s3_body.as_mut()) {
-            if session.req_header().method != http::Method::HEAD {
+            // Object bodies stream through untouched; only rewritten bodies need the rest.
+            let passes = matches!(state, s3::response::BodyState::Pass);
+            if !passes && session.req_header().method != http::Method::HEAD {
                 let resource = s3::error::resource(session);
                 let request_id = ctx.request_id.as_deref().unwrap_or("-");
                 s3::response::on_body(
