@@ -10,8 +10,9 @@ use crate::config::model::{Method, Route};
 use crate::key::{check_key, decode_key};
 use crate::reply::Reject;
 
-/// Query parameters forwarded on GET and HEAD: S3's response-header overrides.
-const FORWARDED_QUERY: &[&str] = &[
+/// Query parameters forwarded on GET and HEAD: S3's response-header overrides. (The S3
+/// frontend forwards them on GetObject and HeadObject too.)
+pub const RESPONSE_OVERRIDES: &[&str] = &[
     "response-cache-control",
     "response-content-disposition",
     "response-content-encoding",
@@ -136,7 +137,7 @@ fn filter_query(raw: &[u8]) -> String {
     raw.split('&')
         .filter(|pair| {
             let name = pair.split('=').next().unwrap_or_default();
-            FORWARDED_QUERY.contains(&name)
+            RESPONSE_OVERRIDES.contains(&name)
         })
         .collect::<Vec<_>>()
         .join("&")

@@ -3,6 +3,8 @@
 //! a request bucketgate does not understand is never passed through, so no sub-resource
 //! (`?acl`, `?policy`, `?versioning`...) can be reached around the grants.
 
+use crate::frontend::files::RESPONSE_OVERRIDES;
+
 /// The operations the S3 frontend serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum S3Op {
@@ -77,24 +79,26 @@ pub fn classify(
         .map(|(k, _)| *k)
         .filter(|k| !is_auth_param(k))
         .collect();
-    let only = |allowed: &[&str]| sub.iter().all(|k| allowed.contains(k));
+    let only = |allowed: &[&[&str]]| sub.iter().all(|k| allowed.iter().any(|l| l.contains(k)));
     let op = match (method, has_bucket, has_key) {
         ("GET", false, _) if sub.is_empty() => Some(S3Op::ListBuckets),
         ("HEAD", true, false) if sub.is_empty() => Some(S3Op::HeadBucket),
         ("PUT", true, false) if sub.is_empty() => Some(S3Op::CreateBucket),
         ("GET", true, false) if sub == ["location"] => Some(S3Op::GetBucketLocation),
-        ("GET", true, false) if has(params, "uploads") && only(LIST_UPLOADS) => {
+        ("GET", true, false) if has(params, "uploads") && only(&[LIST_UPLOADS]) => {
             Some(S3Op::ListMultipartUploads)
         }
-        ("GET", true, false) if value(params, "list-type") == Some("2") && only(LIST_V2) => {
+        ("GET", true, false) if value(params, "list-type") == Some("2") && only(&[LIST_V2]) => {
             Some(S3Op::ListObjectsV2)
         }
-        ("GET", true, false) if only(LIST_V1) => Some(S3Op::ListObjectsV1),
+        ("GET", true, false) if only(&[LIST_V1]) => Some(S3Op::ListObjectsV1),
         ("POST", true, false) if sub == ["delete"] => Some(S3Op::DeleteObjects),
-        ("GET", true, true) if has(params, "uploadId") && only(LIST_PARTS) => Some(S3Op::ListParts),
+        ("GET", true, true) if has(params, "uploadId") && only(&[LIST_PARTS]) => {
+            Some(S3Op::ListParts)
+        }
         ("GET", true, true) if only(GET_OBJECT) => Some(S3Op::GetObject),
         ("HEAD", true, true) if only(GET_OBJECT) => Some(S3Op::HeadObject),
-        ("PUT", true, true) if has(params, "uploadId") && only(&["partNumber", "uploadId"]) => {
+        ("PUT", true, true) if has(params, "uploadId") && only(&[UPLOAD_PART]) => {
             Some(if copy_source {
                 S3Op::UploadPartCopy
             } else {
@@ -136,31 +140,26 @@ const LIST_UPLOADS: &[&str] = &[
     "encoding-type",
 ];
 const LIST_PARTS: &[&str] = &["uploadId", "max-parts", "part-number-marker"];
-const GET_OBJECT: &[&str] = &[
-    "partNumber",
-    "versionId",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
-];
+const UPLOAD_PART: &[&str] = &["partNumber", "uploadId"];
+/// GetObject and HeadObject: these, and the response-header overrides the `files` frontend
+/// forwards too.
+const GET_OBJECT: &[&[&str]] = &[&["partNumber", "versionId"], RESPONSE_OVERRIDES];
 
-/// The query parameters `op` forwards (before any rewriting of key-valued ones).
-pub fn forwarded(op: S3Op) -> &'static [&'static str] {
-    match op {
-        S3Op::ListObjectsV1 => LIST_V1,
-        S3Op::ListObjectsV2 => LIST_V2,
-        S3Op::ListMultipartUploads => LIST_UPLOADS,
-        S3Op::ListParts => LIST_PARTS,
+/// Whether `op` forwards the query parameter `name` (before any rewriting of key-valued ones).
+pub fn forwards(op: S3Op, name: &str) -> bool {
+    let lists: &[&[&str]] = match op {
+        S3Op::ListObjectsV1 => &[LIST_V1],
+        S3Op::ListObjectsV2 => &[LIST_V2],
+        S3Op::ListMultipartUploads => &[LIST_UPLOADS],
+        S3Op::ListParts => &[LIST_PARTS],
         S3Op::GetObject | S3Op::HeadObject => GET_OBJECT,
-        S3Op::UploadPart | S3Op::UploadPartCopy => &["partNumber", "uploadId"],
-        S3Op::AbortMultipartUpload | S3Op::CompleteMultipartUpload => &["uploadId"],
-        S3Op::CreateMultipartUpload => &["uploads"],
-        S3Op::DeleteObjects => &["delete"],
+        S3Op::UploadPart | S3Op::UploadPartCopy => &[UPLOAD_PART],
+        S3Op::AbortMultipartUpload | S3Op::CompleteMultipartUpload => &[&["uploadId"]],
+        S3Op::CreateMultipartUpload => &[&["uploads"]],
+        S3Op::DeleteObjects => &[&["delete"]],
         _ => &[],
-    }
+    };
+    lists.iter().any(|l| l.contains(&name))
 }
 
 /// `GET ?acl on an object`, for the `NotImplemented` message.

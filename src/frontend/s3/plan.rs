@@ -388,7 +388,6 @@ fn upstream_query(
     key_prefix: &str,
     unsealer: &Unsealer,
 ) -> Result<String, S3Error> {
-    let allowed = operation::forwarded(op);
     let is_listing = matches!(
         op,
         S3Op::ListObjectsV1 | S3Op::ListObjectsV2 | S3Op::ListMultipartUploads
@@ -396,7 +395,7 @@ fn upstream_query(
     let mut out: Vec<String> = Vec::new();
     let mut saw_prefix = false;
     for (name, value) in params {
-        if !allowed.contains(name) {
+        if !operation::forwards(op, name) {
             continue;
         }
         saw_prefix |= *name == "prefix";
