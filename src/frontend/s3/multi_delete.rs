@@ -141,8 +141,7 @@ fn check_integrity(
         return Err(S3Error::not_implemented("aws-chunked DeleteObjects body"));
     }
     if let Some(md5) = header_str(&req.headers, "content-md5") {
-        let ours = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body));
-        if md5.trim() != ours {
+        if md5.trim() != content_md5(body) {
             return Err(S3Error::new(
                 400,
                 "BadDigest",
@@ -168,10 +167,7 @@ async fn send_upstream(
     req.insert_header("host", target.host.as_str())?;
     req.insert_header("content-type", "application/xml")?;
     req.insert_header("content-length", body.len().to_string())?;
-    req.insert_header(
-        "content-md5",
-        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(&body)),
-    )?;
+    req.insert_header("content-md5", content_md5(&body))?;
     let hash = hex::encode(Sha256::digest(&body));
     plan.pool.signer.sign(&mut req, &hash, SystemTime::now());
     let (mut http, _reused) = connector.get_http_session(&*target.peer).await?;
@@ -194,4 +190,9 @@ async fn send_upstream(
         .release_http_session(http, &*target.peer, None)
         .await;
     Ok((status, out.freeze()))
+}
+
+/// `Content-MD5`: the base64 of the body's MD5.
+fn content_md5(body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body))
 }
