@@ -81,6 +81,7 @@ pub async fn authorize(
     }
 }
 
-fn show(ip: Option<IpAddr>) -> String {
+/// A client address for the log, `-` when unknown.
+pub fn show(ip: Option<IpAddr>) -> String {
     ip.map_or_else(|| "-".into(), |ip| ip.to_string())
 }

@@ -33,7 +33,9 @@ use common::s3::{
     Truncation,
 };
 use common::upstream::{Upstream, UpstreamKind};
-use common::{encode_key, encode_query_component, fresh_bucket, pattern, sha256_hex};
+use common::{
+    encode_key, encode_query_component, encode_query_pairs, fresh_bucket, pattern, sha256_hex,
+};
 
 const ALICE_ID: &str = "AKIAALICE0001";
 const ALICE_SECRET: &str = "alicesecret123";
@@ -260,17 +262,7 @@ fn obj(alias: &str, key: &str) -> String {
 
 /// `name=value&...`, each part encoded.
 fn query(params: &[(&str, &str)]) -> String {
-    params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{}={}",
-                encode_query_component(k),
-                encode_query_component(v)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    encode_query_pairs(params).join("&")
 }
 
 fn now_minus(secs: u64) -> SystemTime {

@@ -100,6 +100,21 @@ pub fn encode_query_component(s: &str) -> String {
     encode(s, false)
 }
 
+/// `name=value` for each pair, both sides encoded with [`encode_query_component`], in the
+/// given order.
+pub fn encode_query_pairs<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Vec<String> {
+    params
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                encode_query_component(k.as_ref()),
+                encode_query_component(v.as_ref())
+            )
+        })
+        .collect()
+}
+
 fn encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len() * 3);
     for &b in s.as_bytes() {

@@ -21,7 +21,7 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 
 use super::client::{self, Response};
 use super::sign::{self, Keys, UNSIGNED_PAYLOAD};
-use super::{encode_key, encode_query_component, sha256_hex, Headers};
+use super::{encode_key, encode_query_pairs, sha256_hex, Headers};
 
 /// Which server [`Upstream::get`] gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -377,17 +377,7 @@ impl<'a> S3Call<'a> {
         }
         if !self.query.is_empty() {
             // Sorted, so what we send is already in canonical order.
-            let mut q: Vec<String> = self
-                .query
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}={}",
-                        encode_query_component(k),
-                        encode_query_component(v)
-                    )
-                })
-                .collect();
+            let mut q = encode_query_pairs(&self.query);
             q.sort();
             p.push('?');
             p.push_str(&q.join("&"));

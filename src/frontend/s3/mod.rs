@@ -134,7 +134,7 @@ async fn refuse(
         log::warn!(
             "s3 auth rejected: route={} client={} failures={failures} {}: {why}",
             gateway.route_name(route),
-            client.map_or_else(|| "-".into(), |ip| ip.to_string()),
+            crate::authorize::show(client),
             err.code
         );
     } else if err.status >= 500 && err.status != 501 {
