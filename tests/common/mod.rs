@@ -9,7 +9,8 @@
 //! - [`recorder`]: a fake upstream that records what the proxy forwarded;
 //! - [`sign`]: SigV4 via `aws-sigv4`, independent of bucketgate's signer;
 //! - [`s3`]: a signing S3 client (header and presigned signatures, aws-chunked uploads) for
-//!   the `frontend: s3` tests.
+//!   the `frontend: s3` tests;
+//! - [`script`]: runs a client script of `tests/clients/` hermetically, with a deadline.
 //!
 //! Each test binary uses a different subset, hence the crate-wide `dead_code` allowance.
 #![allow(dead_code, unused_imports)]
@@ -18,6 +19,7 @@ pub mod client;
 pub mod gateway;
 pub mod recorder;
 pub mod s3;
+pub mod script;
 pub mod sign;
 pub mod upstream;
 
