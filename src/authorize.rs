@@ -59,25 +59,62 @@ pub async fn authorize(
                 }
             }
         }
-        Outcome::Respond(resp) => {
-            reply::send_local(session, &resp).await?;
+        other => {
+            answer(session, other, &route_name, client).await?;
             Ok(Decision::Answered(None))
         }
-        Outcome::Reject(rejection) => {
+    }
+}
+
+/// The sign-in step of `frontend: s3` routes: a request without S3 credentials may be for one
+/// of the route's plugins (`/<bucket>/?auth`, a callback). True when a plugin answered it; the
+/// rest goes on to SigV4.
+pub async fn s3_sign_in(session: &mut Session, gateway: &Gateway, route: usize) -> Result<bool> {
+    let chain = &gateway.chains[route];
+    if chain.is_empty() || crate::s3::verify::carries_credentials(session.req_header()) {
+        return Ok(false);
+    }
+    let route_name = gateway.route_name(route);
+    let view = auth::view::build(session, &route_name);
+    let client = view.client_addr.map(|a| a.ip());
+    match chain.respond(&view).await {
+        Some(outcome) => {
+            answer(session, outcome, &route_name, client).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Sends every outcome but an authenticated one: a plugin's own answer, or its refusal. Only
+/// 401 and 403 count as failed attempts; a redirect to a sign-in page is not one.
+async fn answer(
+    session: &mut Session,
+    outcome: Outcome,
+    route_name: &str,
+    client: Option<IpAddr>,
+) -> Result<()> {
+    match outcome {
+        Outcome::Respond(resp) => reply::send_local(session, &resp).await,
+        Outcome::Reject(rejection) if matches!(rejection.status, 401 | 403) => {
             let failures = client.map_or(0, auth::failures::record);
             log::warn!(
                 "auth rejected: route={route_name} client={} failures={failures} {}",
                 show(client),
                 rejection.log_reason
             );
-            reply::send_rejection(session, &rejection).await?;
-            Ok(Decision::Answered(None))
+            reply::send_rejection(session, &rejection).await
         }
-        Outcome::Challenge(rejection) => {
-            log::debug!("auth challenge: route={route_name} client={}", show(client));
-            reply::send_rejection(session, &rejection).await?;
-            Ok(Decision::Answered(None))
+        Outcome::Reject(rejection) | Outcome::Challenge(rejection) => {
+            log::debug!(
+                "auth answered {}: route={route_name} client={} {}",
+                rejection.status,
+                show(client),
+                rejection.log_reason
+            );
+            reply::send_rejection(session, &rejection).await
         }
+        Outcome::Authenticated(_) => Ok(()),
     }
 }
 

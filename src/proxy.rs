@@ -423,6 +423,9 @@ impl Proxy {
         ctx: &mut RequestCtx,
         found: &Found,
     ) -> Result<bool> {
+        if authorize::s3_sign_in(session, &self.gateway, found.index).await? {
+            return Ok(true);
+        }
         let request_id = s3::error::new_request_id();
         let decision = s3::handle(
             session,

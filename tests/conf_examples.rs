@@ -81,6 +81,24 @@ fn basic_env(dir: &Path, igv_password: &str) -> Vec<(&'static str, String)> {
 const ALICE_SECRET: &str = "alice-example-secret-0123456789";
 const SEALING_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
+/// The environment `conf/sso.yaml` needs (check only: no provider is contacted).
+fn sso_env() -> Vec<(&'static str, String)> {
+    let mut env = s3_env();
+    env.retain(|(k, _)| *k != "ALICE_SECRET");
+    env.extend([
+        (
+            "OIDC_ISSUER",
+            "https://login.example.com/realms/acme".to_string(),
+        ),
+        ("OIDC_CLIENT_ID", "bucketgate".to_string()),
+        ("OIDC_CLIENT_SECRET", "client-secret-0123456789".to_string()),
+        ("PUBLIC_URL", "https://files.localhost:8080".to_string()),
+        ("S3_PUBLIC_URL", "https://s3.localhost:8080".to_string()),
+        ("REDIS_URL", "redis://127.0.0.1:6379/0".to_string()),
+    ]);
+    env
+}
+
 /// The environment `conf/s3.yaml` needs, upstream settings from the harness.
 fn s3_env() -> Vec<(&'static str, String)> {
     let up = Upstream::get();
@@ -167,6 +185,7 @@ fn check_accepts_the_examples_with_their_environment() {
         ("conf/jwt.yaml", jwt_env()),
         ("conf/basic.yaml", basic_env(dir.path(), "pw")),
         ("conf/s3.yaml", s3_env()),
+        ("conf/sso.yaml", sso_env()),
     ] {
         let out = check(config, &env);
         assert_eq!(

@@ -421,3 +421,91 @@ fn route_without_auth_or_public_is_rejected() {
         &["routes[0]", "no `auth`", "public: true"],
     );
 }
+
+/// A config with an oidc files route and an S3 route; `{files_extra}` goes into the files
+/// route's oidc section, `{s3_auth}` is the S3 route's `auth` list, `{keys}` the access_keys.
+fn sign_in_config(files_extra: &str, s3_auth: &str, keys: &str) -> String {
+    format!(
+        r#"listeners:
+  - address: 127.0.0.1:8080
+upstreams:
+  storage:
+    endpoints: [127.0.0.1:9000]
+    region: us-east-1
+    credentials: {{access_key_id: AKIAEXAMPLE, secret_access_key: {SECRET}}}
+{keys}
+routes:
+  - name: files
+    path_prefix: /files/
+    bucket: data
+    upstream: storage
+    auth:
+      - oidc:
+          issuer: https://login.example.com
+          client_id: bucketgate
+          client_secret: s3cr3t
+          redirect_url: https://files.example.com/_bucketgate/oidc/callback
+{files_extra}
+  - name: s3
+    frontend: s3
+    path_prefix: /
+    upstream: storage
+    buckets: [{{name: data}}]
+    auth:
+{s3_auth}
+"#
+    )
+}
+
+const MINTING_OIDC: &str = "      - oidc:
+          issuer: https://login.example.com
+          client_id: bucketgate
+          client_secret: s3cr3t
+          redirect_url: https://s3.example.com/_bucketgate/oidc/callback
+          mint_keys: {ttl: 12h}";
+
+const SEALING: &str = "access_keys:
+  sealing_keys:
+    - {id: k1, key: \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}";
+
+#[test]
+fn oidc_sign_in_rules() {
+    // A minting oidc entry on an S3 route, sealing keys present: good.
+    let ok = check(&sign_in_config("", MINTING_OIDC, SEALING));
+    assert_eq!(ok.code, Some(0), "stderr:\n{}", ok.stderr);
+
+    // Redis sessions without sealing keys: instances could not read each other's sessions.
+    let text = sign_in_config(
+        "          session_store: {redis: {url: \"redis://127.0.0.1:6379\"}}",
+        MINTING_OIDC,
+        "",
+    );
+    let out = check(&text);
+    out.expect(
+        20,
+        None,
+        &["redis session store needs `access_keys.sealing_keys`"],
+    );
+    // ... and minting without them cannot work either.
+    out.expect(
+        32,
+        None,
+        &["minting S3 keys needs `access_keys.sealing_keys`"],
+    );
+
+    // mint_keys on a files route.
+    check(&sign_in_config(
+        "          mint_keys: {ttl: 1h}",
+        MINTING_OIDC,
+        SEALING,
+    ))
+    .expect(22, None, &["`mint_keys` is for `frontend: s3` routes"]);
+
+    // An S3 route's auth may hold only minting oidc entries.
+    let no_mint = MINTING_OIDC.replace("\n          mint_keys: {ttl: 12h}", "");
+    check(&sign_in_config("", &no_mint, SEALING)).expect(
+        29,
+        None,
+        &["may list only `oidc` entries with `mint_keys`"],
+    );
+}

@@ -72,6 +72,7 @@ fn request(token: &str) -> RequestView {
         headers,
         client_addr: None,
         route: "genomes".into(),
+        tls: false,
     }
 }
 

@@ -36,12 +36,8 @@ impl Chain {
     }
 
     pub async fn run(&self, req: &RequestView) -> Outcome {
-        for p in &self.plugins {
-            match guarded(p.as_ref(), p.respond(req)).await {
-                Ok(Some(resp)) => return Outcome::Respond(resp),
-                Ok(None) => {}
-                Err(r) => return Outcome::Reject(r),
-            }
+        if let Some(answer) = self.respond(req).await {
+            return answer;
         }
         for p in &self.plugins {
             match guarded(p.as_ref(), p.authenticate(req)).await {
@@ -62,6 +58,21 @@ impl Chain {
                 .map(|c| ("www-authenticate".to_string(), c))
                 .collect(),
         })
+    }
+
+    /// Only the answering step: the first plugin's own answer ([`Outcome::Respond`], or
+    /// [`Outcome::Reject`] when it panicked), or None when no plugin answers this request. S3
+    /// routes use this alone: their callers authenticate by SigV4, and their plugins only
+    /// answer sign-in pages (`?auth`, callbacks).
+    pub async fn respond(&self, req: &RequestView) -> Option<Outcome> {
+        for p in &self.plugins {
+            match guarded(p.as_ref(), p.respond(req)).await {
+                Ok(Some(resp)) => return Some(Outcome::Respond(resp)),
+                Ok(None) => {}
+                Err(r) => return Some(Outcome::Reject(r)),
+            }
+        }
+        None
     }
 }
 
@@ -121,6 +132,7 @@ mod tests {
             headers: Default::default(),
             client_addr: None,
             route: "r".into(),
+            tls: false,
         }
     }
 

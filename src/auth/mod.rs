@@ -4,6 +4,7 @@
 pub mod build;
 pub mod chain;
 pub mod failures;
+pub mod minter;
 pub mod view;
 
 pub use chain::{Chain, Outcome};

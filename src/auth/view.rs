@@ -17,5 +17,8 @@ pub fn build(session: &Session, route: &str) -> RequestView {
         headers: req.headers.clone(),
         client_addr: session.client_addr().and_then(|a| a.as_inet().copied()),
         route: route.to_string(),
+        tls: session
+            .digest()
+            .is_some_and(|digest| digest.ssl_digest.is_some()),
     }
 }

@@ -142,6 +142,7 @@ pub fn load_str(
     if let Some(keys) = &mut access_keys {
         let has_s3 = routes.iter().any(|(_, rt)| rt.frontend == Frontend::S3);
         access_keys::load_and_check(keys, has_s3, &mut r);
+        validate::check_sign_in(&routes, !keys.sealing_keys.is_empty(), &mut r);
     }
 
     match (server, access_keys) {

@@ -335,10 +335,11 @@ impl BucketAlias {
 pub enum AuthEntry {
     Jwt(bucketgate_plugin_jwt::JwtConfig),
     Basic(bucketgate_plugin_basic::BasicConfig),
+    Oidc(Box<bucketgate_plugin_oidc::OidcConfig>),
 }
 
 /// The plugin names `auth` entries may use.
-const PLUGINS: &[&str] = &["jwt", "basic"];
+const PLUGINS: &[&str] = &["jwt", "basic", "oidc"];
 
 /// `{jwt: {...}}`: a map with exactly one key, the plugin name. (serde_yaml reads externally
 /// tagged enums only from YAML tags, so the map form is read here.)
@@ -364,6 +365,7 @@ impl<'de> Deserialize<'de> for AuthEntry {
                 let entry = match name.as_str() {
                     "jwt" => AuthEntry::Jwt(map.next_value()?),
                     "basic" => AuthEntry::Basic(map.next_value()?),
+                    "oidc" => AuthEntry::Oidc(map.next_value()?),
                     other => return Err(de::Error::unknown_variant(other, PLUGINS)),
                 };
                 if let Some(extra) = map.next_key::<String>()? {
@@ -384,6 +386,7 @@ impl AuthEntry {
         match self {
             AuthEntry::Jwt(_) => "jwt",
             AuthEntry::Basic(_) => "basic",
+            AuthEntry::Oidc(_) => "oidc",
         }
     }
 
@@ -392,6 +395,7 @@ impl AuthEntry {
         match self {
             AuthEntry::Jwt(c) => c.validate(),
             AuthEntry::Basic(c) => c.validate(),
+            AuthEntry::Oidc(c) => c.validate(),
         }
     }
 }

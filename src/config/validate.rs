@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Frontend, Listener, Route, ServerConfig, Upstream};
+use super::model::{AuthEntry, Frontend, Listener, Route, ServerConfig, Upstream};
 use super::path::Path;
 use super::problem::Reporter;
 use super::suggest;
@@ -147,6 +147,40 @@ pub fn check_routes(
     }
 }
 
+/// What `oidc` entries need outside their own section: `mint_keys` only on S3 routes, and
+/// sealing keys for minting and for a session store that several instances share.
+pub fn check_sign_in(routes: &[(usize, Route)], has_sealing_keys: bool, r: &mut Reporter) {
+    for (i, route) in routes {
+        for (j, entry) in route.auth.iter().enumerate() {
+            let AuthEntry::Oidc(cfg) = entry else {
+                continue;
+            };
+            let at = at_route(*i).key("auth").index(j).key("oidc");
+            if cfg.mint_keys.is_some() && route.frontend == Frontend::Files {
+                r.at(
+                    &at.key("mint_keys"),
+                    "`mint_keys` is for `frontend: s3` routes; a `files` route signs browsers in \
+                     with a session cookie",
+                );
+            }
+            if cfg.mint_keys.is_some() && !has_sealing_keys {
+                r.at(
+                    &at.key("mint_keys"),
+                    "minting S3 keys needs `access_keys.sealing_keys` (make one with \
+                     `bucketgate keys new-sealing-key`)",
+                );
+            }
+            if cfg.session_store.is_shared() && !has_sealing_keys {
+                r.at(
+                    &at.key("session_store"),
+                    "a redis session store needs `access_keys.sealing_keys`: sessions are \
+                     encrypted with a key derived from them, which every instance must share",
+                );
+            }
+        }
+    }
+}
+
 fn at_route(i: usize) -> Path {
     Path::root().key("routes").index(i)
 }
@@ -264,6 +298,15 @@ fn check_files_route(route: &Route, at: &Path, r: &mut Reporter) {
 /// An S3 route names its buckets under `buckets`, authenticates by SigV4 with `access_keys`,
 /// and has none of the `files` route's key mapping.
 fn check_s3_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &mut Reporter) {
+    for (i, entry) in route.auth.iter().enumerate() {
+        if !matches!(entry, AuthEntry::Oidc(c) if c.mint_keys.is_some()) {
+            r.at(
+                &at.key("auth").index(i),
+                "S3 routes authenticate SigV4 signatures with `access_keys`; their `auth` may \
+                 list only `oidc` entries with `mint_keys` (a browser sign-in that mints keys)",
+            );
+        }
+    }
     let unused = [
         (
             "bucket",
@@ -284,11 +327,6 @@ fn check_s3_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r
             "health_key",
             route.health_key.is_some(),
             "every S3 request is signed",
-        ),
-        (
-            "auth",
-            !route.auth.is_empty(),
-            "S3 routes authenticate SigV4 signatures with `access_keys`",
         ),
         (
             "public",

@@ -10,6 +10,9 @@
 //! - [`sign`]: SigV4 via `aws-sigv4`, independent of bucketgate's signer;
 //! - [`s3`]: a signing S3 client (header and presigned signatures, aws-chunked uploads) for
 //!   the `frontend: s3` tests;
+//! - [`oidc`]: a real OpenID provider (npm oidc-provider) and a cookie-jar browser that signs
+//!   in through it, for the SSO tests;
+//! - [`redis`]: a real `redis-server` per test, for shared SSO sessions;
 //! - [`script`]: runs a client script of `tests/clients/` hermetically, with a deadline.
 //!
 //! Each test binary uses a different subset, hence the crate-wide `dead_code` allowance.
@@ -17,7 +20,9 @@
 
 pub mod client;
 pub mod gateway;
+pub mod oidc;
 pub mod recorder;
+pub mod redis;
 pub mod s3;
 pub mod script;
 pub mod sign;

@@ -130,6 +130,34 @@ impl GrantTemplate {
     }
 }
 
+/// The grants of verified claims, as every plugin that reads claims computes them (jwt, oidc):
+/// the templates that resolve, then the entries of the claim `grants_claim` (a JSON array of
+/// `{bucket, prefix, operations}`) that parse as grants. A malformed entry is skipped (logged
+/// at debug, without its value); nothing is ever widened.
+pub fn grants_from_claims(
+    claims: &serde_json::Map<String, serde_json::Value>,
+    templates: &[GrantTemplate],
+    grants_claim: Option<&str>,
+) -> Vec<Grant> {
+    let mut out: Vec<Grant> = templates.iter().filter_map(|t| t.resolve(claims)).collect();
+    let Some(name) = grants_claim else {
+        return out;
+    };
+    match claims.get(name) {
+        None => {}
+        Some(serde_json::Value::Array(entries)) => {
+            for (i, entry) in entries.iter().enumerate() {
+                match serde_json::from_value::<Grant>(entry.clone()) {
+                    Ok(grant) => out.push(grant),
+                    Err(e) => log::debug!("grants: skipping claim {name}[{i}]: {e}"),
+                }
+            }
+        }
+        Some(_) => log::debug!("grants: claim {name:?} is not an array; no grants from it"),
+    }
+    out
+}
+
 fn fill(template: &str, claims: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -219,5 +247,30 @@ mod tests {
         }
         assert_eq!(t.resolve(&claims(42.into())), None);
         assert_eq!(t.resolve(&serde_json::Map::new()), None);
+    }
+
+    #[test]
+    fn grants_from_claims_takes_templates_then_valid_claim_entries() {
+        let t = GrantTemplate {
+            bucket: "data".into(),
+            prefix: "users/{sub}/".into(),
+            operations: Operations::of(&[Operation::Read]),
+        };
+        let claims: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+            r#"{"sub":"alice","g":[{"bucket":"b","operations":["list"]},{"bucket":"x","operations":["admin"]},7]}"#,
+        )
+        .unwrap();
+        let got = grants_from_claims(&claims, std::slice::from_ref(&t), Some("g"));
+        assert_eq!(
+            got,
+            vec![
+                Grant::new("data", "users/alice/", &[Operation::Read]),
+                Grant::new("b", "", &[Operation::List]),
+            ]
+        );
+        assert_eq!(grants_from_claims(&claims, &[], None), vec![]);
+        let not_array: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(r#"{"g":{"bucket":"b","operations":["read"]}}"#).unwrap();
+        assert_eq!(grants_from_claims(&not_array, &[], Some("g")), vec![]);
     }
 }

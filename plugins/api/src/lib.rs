@@ -15,7 +15,7 @@ mod grant;
 mod request;
 mod translate;
 
-pub use grant::{Grant, GrantTemplate, Operation, Operations};
+pub use grant::{grants_from_claims, Grant, GrantTemplate, Operation, Operations};
 pub use request::RequestView;
 pub use translate::{BodyTranslator, ResponseHead, ResponseTranslator, S3Request};
 

@@ -17,6 +17,8 @@ pub struct RequestView {
     pub client_addr: Option<SocketAddr>,
     /// The name of the matched route.
     pub route: String,
+    /// Whether the client connection is TLS (not what a proxy in front claims).
+    pub tls: bool,
 }
 
 impl RequestView {
@@ -69,6 +71,7 @@ mod tests {
             headers,
             client_addr: None,
             route: "r".into(),
+            tls: false,
         }
     }
 

@@ -65,6 +65,7 @@ fn request(authorization: &[&[u8]]) -> RequestView {
         headers,
         client_addr: None,
         route: "igv".into(),
+        tls: false,
     }
 }
 

@@ -1,8 +1,8 @@
-//! The checks of a token's claims once its signature is good (exp, nbf, iss, aud, subject), and
-//! the grants its claims yield. Done here rather than in jsonwebtoken so each failure has a
-//! precise log reason and no arithmetic on untrusted numbers can overflow.
+//! The checks of a token's claims once its signature is good (exp, nbf, iss, aud, subject). Done
+//! here rather than in jsonwebtoken so each failure has a precise log reason and no arithmetic on
+//! untrusted numbers can overflow. The grants that claims yield come from the plugin API's
+//! `grants_from_claims`, shared with the oidc plugin.
 
-use bucketgate_plugin::{Grant, GrantTemplate};
 use serde_json::{Map, Value};
 
 use crate::keys::truncate;
@@ -80,30 +80,4 @@ fn time_claim(claims: &Claims, name: &str) -> Result<Option<f64>, String> {
             .ok_or_else(|| format!("{name} is not a usable number")),
         Some(_) => Err(format!("{name} is not a number")),
     }
-}
-
-/// The grants of valid claims: the templates that resolve, then the entries of `grants_claim`
-/// that parse as grants. A malformed entry is skipped; nothing is ever widened.
-pub fn grants(
-    claims: &Claims,
-    templates: &[GrantTemplate],
-    grants_claim: Option<&str>,
-) -> Vec<Grant> {
-    let mut out: Vec<Grant> = templates.iter().filter_map(|t| t.resolve(claims)).collect();
-    let Some(name) = grants_claim else {
-        return out;
-    };
-    match claims.get(name) {
-        None => {}
-        Some(Value::Array(entries)) => {
-            for (i, entry) in entries.iter().enumerate() {
-                match serde_json::from_value::<Grant>(entry.clone()) {
-                    Ok(grant) => out.push(grant),
-                    Err(e) => log::debug!("jwt: skipping {name}[{i}]: {e}"),
-                }
-            }
-        }
-        Some(_) => log::debug!("jwt: claim {name:?} is not an array; no grants from it"),
-    }
-    out
 }

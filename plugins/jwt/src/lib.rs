@@ -10,8 +10,8 @@
 //!
 //! Modules: `config` (the YAML section and its checks), `keys` (PEM, secret and JWK keys),
 //! `jwks` (JWKS documents), `remote` (`jwks_url` sets and their refresher thread), `token`
-//! (finding the token, reading its header), `verify` (signatures), `claims` (claim checks and
-//! grants).
+//! (finding the token, reading its header), `verify` (signatures), `claims` (claim checks; grants come
+//! from the plugin API's `grants_from_claims`).
 
 mod claims;
 mod config;
@@ -127,7 +127,11 @@ impl JwtPlugin {
         }
         let claims = verify::verify(token, &header, all_keys())?;
         let subject = claims::check(&claims, &self.rules, unix_now())?;
-        let grants = claims::grants(&claims, &self.templates, self.grants_claim.as_deref());
+        let grants = bucketgate_plugin::grants_from_claims(
+            &claims,
+            &self.templates,
+            self.grants_claim.as_deref(),
+        );
         Ok(Identity {
             subject,
             plugin: "jwt".into(),

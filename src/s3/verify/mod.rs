@@ -38,6 +38,15 @@ pub use payload::PayloadHash;
 pub use presigned::verify_presigned;
 pub use verified::{AuthMethod, Scope, SigningKey, Verified};
 
+/// Whether `req` carries any S3 authentication (header, presigned SigV4, or SigV2 parameters),
+/// good or bad. A request without any may be a browser's sign-in (`?auth`).
+pub fn carries_credentials(req: &RequestHeader) -> bool {
+    let query = req.uri.query().unwrap_or("");
+    req.headers.contains_key(http::header::AUTHORIZATION)
+        || presigned::has_presigned_params(query)
+        || presigned::has_sigv2_params(query)
+}
+
 /// Verifies whichever SigV4 authentication `req` carries. `Ok(None)`: none at all (an
 /// anonymous request; whether to serve it is the caller's decision).
 ///

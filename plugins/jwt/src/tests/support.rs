@@ -133,6 +133,7 @@ pub fn request(headers: &[(&str, &str)], query: &str) -> RequestView {
         headers: map,
         client_addr: None,
         route: "test".into(),
+        tls: false,
     }
 }
 

@@ -1,0 +1,159 @@
+//! Addresses in the config: absolute http(s) URLs reduced to their origin (for same-origin
+//! checks of return URLs), CIDR blocks of trusted proxies, and URLs made safe to log.
+
+use std::net::IpAddr;
+
+/// An absolute http(s) URL split into origin (`scheme://host[:port]`) and the rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedUrl {
+    pub scheme: String,
+    /// Lower-case host, with brackets for IPv6.
+    pub host: String,
+    /// The explicit port, or the scheme's default.
+    pub port: u16,
+    /// The path, `/` when empty; without query or fragment.
+    pub path: String,
+    pub has_query_or_fragment: bool,
+}
+
+impl ParsedUrl {
+    /// `scheme://host[:port]`, the port only when not the default.
+    pub fn origin(&self) -> String {
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        if self.port == default {
+            format!("{}://{}", self.scheme, self.host)
+        } else {
+            format!("{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+
+    pub fn same_origin(&self, other: &ParsedUrl) -> bool {
+        self.scheme == other.scheme && self.host == other.host && self.port == other.port
+    }
+}
+
+/// Parses an absolute `http://` or `https://` URL strictly: no userinfo, a non-empty host of
+/// safe characters, a numeric port. None for anything else.
+pub fn parse_absolute(url: &str) -> Option<ParsedUrl> {
+    if url.chars().any(|c| c.is_control() || c == ' ' || c == '\\') {
+        return None;
+    }
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let close = v6.find(']')?;
+        let host = &authority[..close + 2];
+        let after = &v6[close + 1..];
+        let port = match after {
+            "" => None,
+            p => Some(p.strip_prefix(':')?),
+        };
+        (host.to_string(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (authority.to_string(), None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '[' | ']' | ':'));
+    if !host_ok {
+        return None;
+    }
+    let port = match port {
+        None => {
+            if scheme == "https" {
+                443
+            } else {
+                80
+            }
+        }
+        Some(p) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => p.parse().ok()?,
+        Some(_) => return None,
+    };
+    let path_end = tail.find(['?', '#']).unwrap_or(tail.len());
+    let path = if path_end == 0 {
+        "/".to_string()
+    } else {
+        tail[..path_end].to_string()
+    };
+    Some(ParsedUrl {
+        scheme,
+        host: host.to_ascii_lowercase(),
+        port,
+        path,
+        has_query_or_fragment: path_end < tail.len(),
+    })
+}
+
+/// A CIDR block of `trusted_proxies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub bits: u8,
+}
+
+impl Cidr {
+    /// `10.0.0.0/8`, `::1/128`, or a bare address (all bits).
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let (addr, bits) = match text.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (text, None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let bits = match bits {
+            None => max,
+            Some(b) => b
+                .parse::<u8>()
+                .ok()
+                .filter(|b| *b <= max)
+                .ok_or_else(|| format!("{text:?}: prefix length must be 0..={max}"))?,
+        };
+        Ok(Cidr { addr, bits })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.bits))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `scheme://user:pass@host/...` without `user:pass@`, for logs.
+pub fn without_userinfo(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}

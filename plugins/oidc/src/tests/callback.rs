@@ -1,0 +1,421 @@
+//! The callback: the code exchange, ID-token checks, allow rules, the new session, and every
+//! way a callback is refused (expired, replayed or foreign state; provider errors).
+
+use std::time::Duration;
+
+use bucketgate_plugin::{Grant, Operation, Plugin, Verdict};
+use serde_json::json;
+
+use super::support::*;
+use crate::records::{self, digest, state_key, Mode, StateRecord};
+
+/// The callback request for a login, with the binding cookie and any extra cookie.
+fn callback_req(
+    login: &Login,
+    code: &str,
+    extra_cookie: Option<&str>,
+) -> bucketgate_plugin::RequestView {
+    let mut cookie = format!("bucketgate_session_login={}", login.binding);
+    if let Some(c) = extra_cookie {
+        cookie.push_str("; ");
+        cookie.push_str(c);
+    }
+    request(
+        "GET",
+        &format!("{CALLBACK}?code={code}&state={}", login.state),
+        &[("accept", "text/html"), ("cookie", &cookie)],
+    )
+}
+
+/// Starts a login and makes the provider's token endpoint answer with an ID token built from
+/// `claims` and the login's nonce.
+async fn login_with(s: &Setup, idp: &Idp, rd: &str, claims: serde_json::Value) -> Login {
+    let login = start_login(s, &format!("/_bucketgate/oidc/login?rd={rd}")).await;
+    let nonce = s.state(&login.state).await.unwrap().nonce;
+    let mut claims = claims;
+    if claims.get("nonce").is_none() {
+        claims["nonce"] = json!(nonce);
+    }
+    let token = idp.id_token(claims);
+    idp.set("/token", 200, idp.token_answer(&token, Some("rt-1")));
+    login
+}
+
+#[tokio::test]
+async fn a_good_callback_creates_a_new_session_and_returns_to_the_page() {
+    let idp = Idp::start(true);
+    let s = setup(&idp.issuer, "");
+    let old = s.insert_session(|_| {}).await;
+    let login = login_with(
+        &s,
+        &idp,
+        "%2Freport.pdf",
+        json!({"email": "alice@example.com"}),
+    )
+    .await;
+    let verifier = s.state(&login.state).await.unwrap().pkce_verifier;
+
+    let r = s
+        .plugin
+        .respond(&callback_req(
+            &login,
+            "c0de",
+            Some(&format!("bucketgate_session={old}")),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 302, "{}", body(&r));
+    assert_eq!(header(&r.headers, "location"), Some("/report.pdf"));
+    assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
+
+    // The code went to the token endpoint with the PKCE verifier and client authentication.
+    let sent = idp.hits_on("/token");
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].contains("grant_type=authorization_code"));
+    assert!(sent[0].contains("code=c0de"));
+    assert!(sent[0].contains(&format!("code_verifier={verifier}")));
+
+    let id = cookie_value(&r.headers, "bucketgate_session").unwrap();
+    assert_ne!(id, old, "never the id the browser brought");
+    let cookie = set_cookies(&r.headers)
+        .into_iter()
+        .find(|c| c.starts_with("bucketgate_session="))
+        .unwrap();
+    assert_eq!(
+        cookie,
+        format!("bucketgate_session={id}; Path=/; Max-Age=28800; HttpOnly; SameSite=Lax")
+    );
+    let cleared = set_cookies(&r.headers)
+        .into_iter()
+        .find(|c| c.starts_with("bucketgate_session_login="))
+        .unwrap();
+    assert!(cleared.contains("Max-Age=0") && cleared.contains(&format!("Path={CALLBACK}")));
+    assert!(
+        s.session(&old).await.is_none(),
+        "the previous session is gone"
+    );
+
+    let rec = s.session(&id).await.expect("stored");
+    assert_eq!(rec.subject, "alice");
+    assert_eq!(rec.claims["email"], "alice@example.com");
+    assert_eq!(rec.access_token, "at-1");
+    assert_eq!(rec.refresh_token.as_deref(), Some("rt-1"));
+
+    match s.auth(&with_session("/data/x", &id, "text/html")).await {
+        Verdict::Authenticated(who) => {
+            assert_eq!(who.subject, "alice");
+            assert_eq!(who.plugin, "oidc");
+            assert_eq!(
+                who.grants,
+                vec![Grant::new(
+                    "data",
+                    "users/alice/",
+                    &[Operation::Read, Operation::List]
+                )]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // The state was single-use: the same callback again is the friendly expired page.
+    let again = s
+        .plugin
+        .respond(&callback_req(&login, "c0de", None))
+        .await
+        .unwrap();
+    assert_eq!(again.status, 200);
+    assert!(body(&again).contains("Your sign-in expired"));
+    assert_eq!(idp.hits_on("/token").len(), 1, "no second exchange");
+}
+
+#[tokio::test]
+async fn id_tokens_that_fail_a_check_make_no_session() {
+    let idp = Idp::start(true);
+    let s = setup(&idp.issuer, "");
+    let now = records::now();
+    for (what, claims) in [
+        ("nonce", json!({"nonce": "another"})),
+        ("aud", json!({"aud": "someone-else"})),
+        ("iss", json!({"iss": "https://evil.example"})),
+        ("exp", json!({"exp": now - 600, "iat": now - 1200})),
+    ] {
+        let login = login_with(&s, &idp, "%2F", claims).await;
+        let r = s
+            .plugin
+            .respond(&callback_req(&login, "c", None))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 502, "{what}: {}", body(&r));
+        assert!(body(&r).contains("Sign-in failed"), "{what}");
+        assert!(
+            cookie_value(&r.headers, "bucketgate_session").is_none(),
+            "{what}"
+        );
+    }
+    // A forged signature.
+    let login = login_with(&s, &idp, "%2F", json!({})).await;
+    let nonce_token = {
+        let nonce = records::now(); // any claims; the signature is what is broken
+        let t = idp.id_token(json!({"nonce": nonce.to_string()}));
+        let (head, _) = t.rsplit_once('.').unwrap();
+        format!("{head}.AAAA")
+    };
+    idp.set("/token", 200, idp.token_answer(&nonce_token, None));
+    let r = s
+        .plugin
+        .respond(&callback_req(&login, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 502);
+    // The provider refusing the code.
+    let login = login_with(&s, &idp, "%2F", json!({})).await;
+    idp.set("/token", 400, r#"{"error":"invalid_grant"}"#);
+    let r = s
+        .plugin
+        .respond(&callback_req(&login, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 502);
+    assert_eq!(s.store.live(), 0, "no session, no state left");
+}
+
+#[tokio::test]
+async fn an_unknown_key_id_is_refused_and_jwks_refetches_are_rate_limited() {
+    let idp = Idp::start(true);
+    let s = setup(&idp.issuer, "");
+    let login = login_with(&s, &idp, "%2F", json!({})).await;
+    // The provider "rotated": its JWKS is momentarily empty, so the token's kid is unknown.
+    idp.set("/jwks", 200, r#"{"keys":[]}"#);
+    // Discovery was fetched with the key; force a verification against an empty set by
+    // building a fresh plugin that sees the empty JWKS first.
+    let s2 = setup(&idp.issuer, "");
+    let login2 = login_with(&s2, &idp, "%2F", json!({})).await;
+    let before = idp.hits_on("/jwks").len();
+    let r = s2
+        .plugin
+        .respond(&callback_req(&login2, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 502, "unknown kid, refetch not yet allowed (30 s)");
+    assert_eq!(idp.hits_on("/jwks").len(), before, "rate limited");
+    // The first plugin has the key cached and signs in.
+    let nonce = s.state(&login.state).await.unwrap().nonce;
+    idp.set(
+        "/token",
+        200,
+        idp.token_answer(&idp.id_token(json!({"nonce": nonce})), None),
+    );
+    let r = s
+        .plugin
+        .respond(&callback_req(&login, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 302, "{}", body(&r));
+}
+
+#[tokio::test]
+async fn allow_rules_refuse_with_a_friendly_403() {
+    let idp = Idp::start(true);
+    let s = setup(
+        &idp.issuer,
+        "allow: {email_domains: [example.com], groups: [staff]}",
+    );
+    let login = login_with(
+        &s,
+        &idp,
+        "%2F",
+        json!({"sub": "bob", "email": "bob@other.example", "groups": []}),
+    )
+    .await;
+    let r = s
+        .plugin
+        .respond(&callback_req(&login, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+    assert!(body(&r).contains("Not allowed"));
+    assert!(cookie_value(&r.headers, "bucketgate_session").is_none());
+    let login = login_with(
+        &s,
+        &idp,
+        "%2F",
+        json!({"sub": "carol", "email": "carol@example.com", "groups": ["staff"]}),
+    )
+    .await;
+    let r = s
+        .plugin
+        .respond(&callback_req(&login, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 302, "{}", body(&r));
+    // A token without the subject claim.
+    let s = setup(&idp.issuer, "subject_claim: preferred_username");
+    let login = login_with(&s, &idp, "%2F", json!({})).await;
+    let r = s
+        .plugin
+        .respond(&callback_req(&login, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn missing_or_foreign_binding_cookie_is_the_expired_page() {
+    let idp = Idp::start(true);
+    let s = setup(&idp.issuer, "");
+    let login = login_with(&s, &idp, "%2Fa%2Fb", json!({})).await;
+    let no_cookie = request(
+        "GET",
+        &format!("{CALLBACK}?code=c&state={}", login.state),
+        &[],
+    );
+    let r = s.plugin.respond(&no_cookie).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert!(body(&r).contains("Your sign-in expired"));
+    assert!(
+        body(&r).contains("href=\"/_bucketgate/oidc/login?rd=%2Fa%2Fb\""),
+        "retry returns to the page: {}",
+        body(&r)
+    );
+    assert!(s.state(&login.state).await.is_none(), "consumed anyway");
+
+    let login = login_with(&s, &idp, "%2F", json!({})).await;
+    let foreign = Login {
+        binding: records::random_token().unwrap(),
+        ..login
+    };
+    let r = s
+        .plugin
+        .respond(&callback_req(&foreign, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(body(&r).contains("Your sign-in expired"));
+    assert!(idp.hits_on("/token").is_empty(), "no code was exchanged");
+}
+
+#[tokio::test]
+async fn unknown_malformed_or_expired_states_are_the_expired_page() {
+    let idp = Idp::start(true);
+    let s = setup(&idp.issuer, "");
+    for target in [
+        format!(
+            "{CALLBACK}?code=c&state={}",
+            records::random_token().unwrap()
+        ),
+        format!("{CALLBACK}?code=c&state=short"),
+        format!("{CALLBACK}?code=c"),
+        CALLBACK.to_string(),
+    ] {
+        let r = s.plugin.respond(&get(&target)).await.unwrap();
+        assert_eq!(r.status, 200, "{target}");
+        assert!(body(&r).contains("Your sign-in expired"), "{target}");
+        assert!(body(&r).contains("href=\"/_bucketgate/oidc/login?rd=%2F\""));
+        assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
+    }
+    // A state older than state_ttl (the store has not dropped it yet).
+    let state = records::random_token().unwrap();
+    let binding = records::random_token().unwrap();
+    let old = StateRecord {
+        pkce_verifier: "v".repeat(43),
+        nonce: "n".into(),
+        return_url: "/x".into(),
+        mode: Mode::Session,
+        created_at: records::now() - 61,
+        binding: digest(&binding),
+    };
+    s.records
+        .put(&state_key(&state), &old, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let login = Login {
+        state,
+        binding,
+        location: String::new(),
+    };
+    let r = s
+        .plugin
+        .respond(&callback_req(&login, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(body(&r).contains("Your sign-in expired"));
+    assert!(body(&r).contains("rd=%2Fx"));
+}
+
+#[tokio::test]
+async fn provider_errors_are_friendly_pages() {
+    let idp = Idp::start(true);
+    let s = setup(&idp.issuer, "");
+    let login = start_login(&s, "/_bucketgate/oidc/login").await;
+    let req = request(
+        "GET",
+        &format!(
+            "{CALLBACK}?error=access_denied&error_description=%3Cb%3E&state={}",
+            login.state
+        ),
+        &[(
+            "cookie",
+            &format!("bucketgate_session_login={}", login.binding),
+        )],
+    );
+    let r = s.plugin.respond(&req).await.unwrap();
+    assert_eq!(r.status, 403);
+    assert!(body(&r).contains("Sign-in was refused"));
+    assert!(!body(&r).contains("<b>"));
+    let login = start_login(&s, "/_bucketgate/oidc/login").await;
+    let req = request(
+        "GET",
+        &format!("{CALLBACK}?error=server_error&state={}", login.state),
+        &[(
+            "cookie",
+            &format!("bucketgate_session_login={}", login.binding),
+        )],
+    );
+    let r = s.plugin.respond(&req).await.unwrap();
+    assert_eq!(r.status, 400);
+    assert!(body(&r).contains("Sign-in failed") && body(&r).contains("Try again"));
+}
+
+#[tokio::test]
+async fn a_mint_login_ends_on_the_key_page_with_a_session() {
+    let idp = Idp::start(true);
+    let s = setup(&idp.issuer, "mint_keys: {ttl: 1h}");
+    let r = s.plugin.respond(&get("/data/?auth")).await.unwrap();
+    assert_eq!(r.status, 302);
+    let location = header(&r.headers, "location").unwrap();
+    let login = Login {
+        state: url_param(location, "state").unwrap(),
+        binding: cookie_value(&r.headers, "bucketgate_session_login").unwrap(),
+        location: location.to_string(),
+    };
+    let rec = s.state(&login.state).await.unwrap();
+    assert_eq!(rec.mode, Mode::Mint { json: false });
+    idp.set(
+        "/token",
+        200,
+        idp.token_answer(&idp.id_token(json!({"nonce": rec.nonce})), None),
+    );
+    let r = s
+        .plugin
+        .respond(&callback_req(&login, "c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", body(&r));
+    assert!(body(&r).contains("BG1TESTalice"));
+    assert!(body(&r).contains("minted-secret"));
+    assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
+    assert!(cookie_value(&r.headers, "bucketgate_session").is_some());
+    let calls = s.minter.calls.lock().unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].0, "alice");
+    assert_eq!(
+        calls[0].1,
+        vec![Grant::new(
+            "data",
+            "users/alice/",
+            &[Operation::Read, Operation::List]
+        )]
+    );
+    assert_eq!(calls[0].2, Duration::from_secs(3600));
+}

@@ -1,0 +1,10 @@
+//! Unit tests of the plugin's flows, against a local HTTP provider (`support`), and of the
+//! config and the Redis store.
+
+mod callback;
+mod config;
+mod endpoints;
+mod login;
+mod redis;
+mod session;
+mod support;
