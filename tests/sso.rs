@@ -1908,3 +1908,94 @@ fn no_cookie_or_token_reaches_the_upstream() {
         }
     }
 }
+
+/// An HS256 token for `sub`, valid for an hour, signed with `secret`.
+fn hs256_token(secret: &str, sub: &str) -> String {
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &serde_json::json!({"sub": sub, "exp": exp}),
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// `unauthenticated: deny` and `redirect`, and a `jwt` entry after `oidc`: a request with an
+/// `Authorization` header and no session is left to the next plugin, so API clients with
+/// Bearer tokens share a route with browsers.
+#[test]
+fn unauthenticated_modes_and_a_jwt_after_oidc() {
+    let (bucket, report) = seeded_bucket("sso-modes");
+    let key = sealing_key();
+    let jwt_secret = "an-hs256-secret-of-at-least-32-bytes!!";
+    let Some((p, gws)) = start_sso(|issuer, secret| {
+        let deny_then_jwt = format!(
+            "{}      - jwt:
+          keys: [{{algorithm: HS256, secret: \"{jwt_secret}\"}}]
+          grants:
+            - {{bucket: \"{bucket}\", prefix: \"users/{{sub}}/\", operations: [read]}}
+",
+            oidc_section(issuer, secret, &bucket, "unauthenticated: deny")
+        );
+        vec![
+            files_config(&bucket, &key, &deny_then_jwt),
+            files_config(
+                &bucket,
+                &key,
+                &oidc_section(issuer, secret, &bucket, "unauthenticated: redirect"),
+            ),
+        ]
+    }) else {
+        return;
+    };
+    let (deny, redirect) = (&gws[0], &gws[1]);
+    let path = format!("/{REPORT}");
+
+    // deny: even a browser GET gets 401, never a redirect.
+    let r = Browser::new().fetch("GET", &deny.url(&path), &[], None);
+    assert_401_not_redirect(&r, "unauthenticated: deny");
+
+    // A Bearer token and no session: the jwt plugin decides.
+    let good = format!("Bearer {}", hs256_token(jwt_secret, "alice"));
+    let r = client::request(deny.addr(), "GET", &path, &[("Authorization", &good)], None);
+    assert_eq!(r.status, 200, "jwt after oidc: {}", r.text());
+    assert!(r.body == report, "alice's report through the jwt plugin");
+    // ... which still refuses a bad token and applies its own grants.
+    let forged = format!(
+        "Bearer {}",
+        hs256_token("another-secret-of-at-least-32-bytes!!!", "alice")
+    );
+    let r = client::request(
+        deny.addr(),
+        "GET",
+        &path,
+        &[("Authorization", &forged)],
+        None,
+    );
+    assert_eq!(
+        r.status,
+        401,
+        "a token signed with another secret: {}",
+        r.text()
+    );
+    let bob = format!("Bearer {}", hs256_token(jwt_secret, "bob"));
+    let r = client::request(deny.addr(), "GET", &path, &[("Authorization", &bob)], None);
+    assert_eq!(r.status, 403, "bob's token on alice's file: {}", r.text());
+
+    // redirect: even a request asking for JSON goes to the sign-in.
+    let r = Browser::new().fetch(
+        "GET",
+        &redirect.url(&path),
+        &[("Accept", "application/json")],
+        None,
+    );
+    assert_login_redirect(
+        &r,
+        &p,
+        "unauthenticated: redirect, Accept: application/json",
+    );
+}
