@@ -420,12 +420,9 @@ class Bench:
                 self.interleaved(up, f"small_get_c{c}",
                                  lambda t, _: wrk(self.url(up, t, "small.bin"), c, a.secs, self.headers(t)),
                                  per_req, per_gib)
-            sat = [x["m"]["rps"] for x in self.results
-                   if x["upstream"] == up.name and x["target"] == "direct" and x["scenario"].startswith("small_get_c")]
-            # the direct saturation rate: the best closed-loop median over the concurrency levels
-            best = max(statistics.median([x["m"]["rps"] for x in self.results if x["upstream"] == up.name
-                                          and x["target"] == "direct" and x["scenario"] == f"small_get_c{c}"])
-                       for c in a.small_conns) if sat else 100
+            # the direct saturation rate: the best median req/s over the concurrency levels
+            best = max(median_of(rows_of(self.results, up.name, f"small_get_c{c}", "direct"), "rps") or 0
+                       for c in a.small_conns)
             rate = max(1, int(best / 2))
             self.rates[up.name] = rate
             self.interleaved(up, "small_get_half_rate",
@@ -460,7 +457,7 @@ class Bench:
 def profile(bench, up, secs, out):
     """perf record of bucketgate alone under wrk small-GET load (c=16), then the top of
     `perf report`: self time per symbol, and the same with children (inclusive)."""
-    data = os.path.splitext(out)[0] + ".perf.data"
+    data = os.path.join(bench.procs.workdir, "perf.data")  # hundreds of MB: kept only with --keep
     perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "1999", "--call-graph", "dwarf,32768",
                              "-o", data, "-p", str(bench.bg.pid), "--", "sleep", str(secs)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -471,13 +468,13 @@ def profile(bench, up, secs, out):
     for extra in (["--no-children"], ["--children"]):
         rep = subprocess.run(["perf", "report", "-i", data, "--stdio", "--percent-limit", "1.5", "-g", "none",
                               "--sort", "symbol", *extra], capture_output=True, text=True)
-        report.append("\n".join(l for l in rep.stdout.splitlines() if l and not l.startswith("#")))
+        report.append("\n".join(l.rstrip(" -") for l in rep.stdout.splitlines() if l and not l.startswith("#")))
     text = (f"# bucketgate under wrk -c16 small GET on {up.name}: {r['rps']:.0f} req/s\n\n## self\n\n"
             f"{report[0]}\n\n## with children\n\n{report[1]}\n")
     with open(out, "w") as f:
         f.write(text)
     print(text)
-    log(f"wrote {out}; perf data in {data}")
+    log(f"wrote {out}")
 
 
 def callgrind(bench, up, secs, out):

@@ -207,3 +207,74 @@ impl Conn {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A server on a free port that answers each request (read up to its blank line) with the
+    /// next canned response, then closes. Gives the target and the requests it saw.
+    fn canned(
+        responses: &'static [&'static str],
+    ) -> (Target, std::thread::JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let t = Target::parse(&format!("http://{}/b/k?x=1", l.local_addr().unwrap())).unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut seen = Vec::new();
+            for r in responses {
+                let mut head = Vec::new();
+                let mut b = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap() == 1 {
+                    head.push(b[0]);
+                }
+                seen.push(String::from_utf8(head).unwrap());
+                s.write_all(r.as_bytes()).unwrap();
+            }
+            seen
+        });
+        (t, h)
+    }
+
+    #[test]
+    fn keep_alive_chunked_and_continue() {
+        let (t, h) = canned(&[
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            "HTTP/1.1 206 Partial\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: v\r\n\r\n",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        ]);
+        let c = Conn::open(&t).unwrap();
+        let (c, r) = c
+            .request("GET", &t, &["Range: bytes=0-4".into()], None)
+            .unwrap();
+        assert_eq!((r.status, r.body_len), (200, 5));
+        let (c, r) = c.unwrap().request("GET", &t, &[], None).unwrap();
+        assert_eq!((r.status, r.body_len), (206, 5));
+        let (c, r) = c.unwrap().request("GET", &t, &[], None).unwrap();
+        assert_eq!((r.status, r.body_len), (404, 2));
+        assert!(c.is_none(), "Connection: close must not be reused");
+        let seen = h.join().unwrap();
+        assert!(seen[0].starts_with("GET /b/k?x=1 HTTP/1.1\r\nHost: 127.0.0.1:"));
+        assert!(seen[0].contains("\r\nRange: bytes=0-4\r\n"));
+    }
+
+    #[test]
+    fn short_body_is_an_error() {
+        let (t, h) = canned(&["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]);
+        let c = Conn::open(&t).unwrap();
+        assert_eq!(
+            c.request("GET", &t, &[], None).err(),
+            Some("body cut short")
+        );
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn bad_urls_are_refused() {
+        assert!(Target::parse("https://h/x").is_err());
+        assert!(Target::parse("http:///x").is_err());
+        assert!(Target::parse("http://h/a b").is_err());
+        assert_eq!(Target::parse("http://h").unwrap().authority, "h:80");
+    }
+}
