@@ -11,7 +11,7 @@
 #   - `rclone ls` lists exactly the tree's paths with their sizes;
 #   - `rclone cat --offset N --count M` prints exactly those bytes of the big file, and
 #     `--offset` alone the rest of it;
-#   - `rclone delete` removes it all and `rclone ls` then shows nothing.
+#   - `rclone purge` removes it all and `rclone ls` then shows nothing.
 #
 # Environment:
 #   BG_ENDPOINT    http://127.0.0.1:PORT (plain HTTP)
@@ -19,7 +19,6 @@
 #   BG_PREFIX      key prefix for everything this script writes (default `rclone/`)
 #   BG_WORK        work directory (default: a new temp dir, removed on exit)
 #   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
-#   BG_UPSTREAM_KIND  `s3s` when s3s-fs is the server behind (see LIST_FLAGS below)
 # Exit status 0 when every check passed; otherwise the first failure is printed as `FAILED: ...`.
 set -euo pipefail
 
@@ -49,12 +48,10 @@ export RCLONE_CONFIG_BG_FORCE_PATH_STYLE=true
 export RCLONE_CONFIG_BG_UPLOAD_CUTOFF=5M
 export RCLONE_CONFIG_BG_CHUNK_SIZE=5M
 
-# s3s-fs 0.14.1 takes an empty `delimiter=` (what rclone's recursive listing, ListR, sends) as
-# a delimiter of "" and answers one-character CommonPrefixes instead of the keys; S3 and RGW
-# take it as no delimiter. Against s3s-fs, list directory by directory instead.
-LIST_FLAGS=()
-[ "${BG_UPSTREAM_KIND:-}" != s3s ] || LIST_FLAGS=(--disable ListR)
-rc() { rclone --retries 1 --low-level-retries 1 "${LIST_FLAGS[@]}" "$@"; }
+# rclone's recursive listing (ListR) sends an empty `delimiter=`. bucketgate drops it (S3 reads
+# it as no delimiter; s3s-fs 0.14.1 would split keys on "" and answer one-character
+# CommonPrefixes), so ListR works on every upstream and is used here.
+rc() { rclone --retries 1 --low-level-retries 1 "$@"; }
 
 REMOTE="bg:$BG_BUCKET/${PREFIX}tree"
 SRC="$WORK/src"
@@ -103,12 +100,11 @@ slice "$SRC/big.bin" "$TAIL_OFF" 1000 >"$WORK/tail.want"
 same_bytes "rclone cat --offset $TAIL_OFF" "$WORK/tail.want" "$WORK/tail.got"
 pass "rclone cat --offset $TAIL_OFF (to the end), bytes identical"
 
-# 4. delete, and nothing is left. (Not `rclone purge`: its recursive listing always sends the
-# empty delimiter, see LIST_FLAGS.)
-run "delete" rc delete "$REMOTE" >/dev/null
+# 4. purge (a recursive listing with the empty delimiter, then deletes), and nothing is left.
+run "purge" rc purge "$REMOTE" >/dev/null
 left=$(run "ls after delete" rc ls "$REMOTE")
-[ -z "$left" ] || fail "after rclone delete, rclone ls still lists:
+[ -z "$left" ] || fail "after rclone purge, rclone ls still lists:
 $left"
-pass "rclone delete, and rclone ls shows nothing"
+pass "rclone purge, and rclone ls shows nothing"
 
 echo "rclone: all checks passed"

@@ -398,6 +398,11 @@ fn upstream_query(
         if !operation::forwards(op, name) {
             continue;
         }
+        // An empty delimiter means none (rclone's recursive listings send `delimiter=`); some
+        // servers (s3s-fs) would split keys on "" instead.
+        if *name == "delimiter" && value.is_none_or(|v| v.is_empty()) {
+            continue;
+        }
         saw_prefix |= *name == "prefix";
         let Some(v) = value else {
             out.push((*name).to_string());
@@ -515,6 +520,16 @@ mod tests {
             q(S3Op::ListObjectsV1, "marker=x&prefix=", "p/"),
             "marker=p%2Fx&prefix=p%2F"
         );
+    }
+
+    #[test]
+    fn an_empty_delimiter_is_no_delimiter() {
+        assert_eq!(
+            q(S3Op::ListObjectsV2, "list-type=2&delimiter=&prefix=a", ""),
+            "list-type=2&prefix=a"
+        );
+        assert_eq!(q(S3Op::ListObjectsV1, "delimiter", ""), "");
+        assert_eq!(q(S3Op::ListObjectsV1, "delimiter=%2F", ""), "delimiter=%2F");
     }
 
     #[test]
