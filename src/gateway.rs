@@ -9,6 +9,7 @@ use pingora_core::connectors::http::Connector;
 use crate::auth::Chain;
 use crate::config::model::Frontend;
 use crate::config::Config;
+use crate::cors::CorsPolicy;
 use crate::frontend::s3::markers::MarkerSealer;
 use crate::frontend::s3::S3Route;
 use crate::route::RouteTable;
@@ -25,6 +26,8 @@ pub struct Gateway {
     pub chains: Vec<Chain>,
     /// The bucket table of each `frontend: s3` route, by route index.
     pub s3_routes: Vec<Option<S3Route>>,
+    /// The CORS policy of each route, by route index; None without `cors:`.
+    pub cors: Vec<Option<CorsPolicy>>,
     /// The access keys S3 routes accept.
     pub keys: AccessKeyStore,
     /// Seals listing markers for S3 clients.
@@ -53,8 +56,14 @@ impl Gateway {
             .iter()
             .map(|r| (r.frontend == Frontend::S3).then(|| S3Route::new(r, &pools)))
             .collect();
+        let cors = config
+            .routes
+            .iter()
+            .map(|r| r.cors.as_ref().map(CorsPolicy::new))
+            .collect();
         Gateway {
             routes: RouteTable::new(&config.routes),
+            cors,
             s3_routes,
             markers: MarkerSealer::new(keys.keyring()),
             keys,

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod authorize;
 pub mod config;
+pub mod cors;
 pub mod failure;
 pub mod frontend;
 pub mod gateway;

@@ -26,6 +26,7 @@ use bucketgate_plugin::Identity;
 use crate::access_log;
 use crate::authorize::{self, Decision};
 use crate::config::model::Frontend;
+use crate::cors::{self, Preflight};
 use crate::failure;
 use crate::frontend::files::{self, ClientRequest};
 use crate::frontend::s3::{self, S3Error, S3Request};
@@ -64,6 +65,8 @@ pub struct RequestCtx {
     pub request_id: Option<String>,
     /// S3 routes: why the client's body was refused mid-stream (forged chunk, bad checksum).
     pub s3_failure: Option<S3Error>,
+    /// The request's `Origin`, when the route's CORS policy allows it.
+    pub cors_origin: Option<String>,
 }
 
 /// An upstream error being replaced by our own body.
@@ -98,6 +101,7 @@ impl ProxyHttp for Proxy {
             s3_body: None,
             request_id: None,
             s3_failure: None,
+            cors_origin: None,
         }
     }
 
@@ -113,6 +117,9 @@ impl ProxyHttp for Proxy {
             }
         };
         ctx.route = Some(found.index);
+        if self.cors(session, ctx, found.index).await? {
+            return Ok(true);
+        }
         if self.gateway.config.routes[found.index].frontend == Frontend::S3 {
             return self.s3_request(session, ctx, &found).await;
         }
@@ -224,28 +231,16 @@ impl ProxyHttp for Proxy {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let status = resp.status.as_u16();
-        if status < 200 {
+        if resp.status.as_u16() < 200 {
             return Ok(());
         }
-        ctx.upstream_ms = ctx.upstream_start.map(|t| t.elapsed().as_millis());
-        if let Some(plan) = ctx.s3.as_ref() {
-            let request_id = ctx.request_id.as_deref().unwrap_or("-");
-            ctx.s3_body = Some(s3::response::on_head(plan, resp, request_id)?);
-            return Ok(());
+        self.shape_response(resp, ctx)?;
+        if let (Some(origin), Some(policy)) = (
+            ctx.cors_origin.as_deref(),
+            ctx.route.and_then(|r| self.gateway.cors[r].as_ref()),
+        ) {
+            policy.decorate(resp, origin)?;
         }
-        if status < 300 || status == 304 {
-            header_policy::filter_response(resp);
-            return Ok(());
-        }
-        let mapped = upstream_errors::map_status(status);
-        *resp = error_head(&mapped)?;
-        ctx.error = Some(ErrorRewrite {
-            upstream_status: status,
-            mapped,
-            upstream_body: Vec::new(),
-            sent: false,
-        });
         Ok(())
     }
 
@@ -367,6 +362,67 @@ impl Proxy {
     }
 
     /// Matches the route by host and raw path.
+    /// The response head the client gets from an upstream head: S3 rewrites, the response
+    /// header policy, or our own error head.
+    fn shape_response(&self, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        let status = resp.status.as_u16();
+        ctx.upstream_ms = ctx.upstream_start.map(|t| t.elapsed().as_millis());
+        if let Some(plan) = ctx.s3.as_ref() {
+            let request_id = ctx.request_id.as_deref().unwrap_or("-");
+            ctx.s3_body = Some(s3::response::on_head(plan, resp, request_id)?);
+            return Ok(());
+        }
+        if status < 300 || status == 304 {
+            header_policy::filter_response(resp);
+            return Ok(());
+        }
+        let mapped = upstream_errors::map_status(status);
+        *resp = error_head(&mapped)?;
+        ctx.error = Some(ErrorRewrite {
+            upstream_status: status,
+            mapped,
+            upstream_body: Vec::new(),
+            sent: false,
+        });
+        Ok(())
+    }
+
+    /// CORS: answers a preflight itself (true), and remembers an allowed `Origin` for the
+    /// response.
+    async fn cors(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        route: usize,
+    ) -> Result<bool> {
+        let Some(policy) = self.gateway.cors[route].as_ref() else {
+            return Ok(false);
+        };
+        let req = session.req_header();
+        if let Some(origin) = cors::preflight_origin(req) {
+            match policy.preflight(req, origin) {
+                Preflight::Allowed(headers) => {
+                    let extra: Vec<(&str, &str)> =
+                        headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    reply::send(session, 204, "text/plain", Bytes::new(), &extra).await?;
+                }
+                Preflight::Refused(why) => {
+                    log::info!(
+                        "cors preflight refused: route={} {why}",
+                        self.gateway.route_name(route)
+                    );
+                    let reject = Reject::new(403, "cors_refused", &why);
+                    reply::send_reject(session, &reject).await?;
+                }
+            }
+            return Ok(true);
+        }
+        ctx.cors_origin = cors::origin(req)
+            .filter(|o| policy.allows_origin(o))
+            .map(str::to_string);
+        Ok(false)
+    }
+
     fn find_route(&self, session: &Session) -> Result<Found, Reject> {
         let req = session.req_header();
         let host = req

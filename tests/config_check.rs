@@ -509,3 +509,40 @@ fn oidc_sign_in_rules() {
         &["may list only `oidc` entries with `mint_keys`"],
     );
 }
+
+#[test]
+fn cors_settings_are_checked() {
+    let with_cors = |cors: &str| {
+        VALID.replacen(
+            "routes:\n",
+            &format!(
+                "routes:\n  - name: cors-route\n    path_prefix: /cors\n    upstream: local\n    bucket: data\n    public: true\n    cors:\n{cors}\n",
+            ),
+            1,
+        )
+    };
+    let out = check(&with_cors(
+        "      allow_origins: [\"*\", \"https://ok.example:8443\", \"https://a.example/path\", \"ftp://x\"]
+      allow_credentials: true
+      allow_methods: [GET, PATCH]
+      max_age_seconds: 999999",
+    ));
+    for fragment in [
+        "\"https://a.example/path\" is not an origin",
+        "\"ftp://x\" is not an origin",
+        "browsers refuse credentials with a \"*\" origin",
+        "unknown method \"PATCH\"",
+        "at most 86400",
+    ] {
+        assert!(
+            out.stderr.contains(fragment),
+            "no {fragment:?}; stderr:\n{}",
+            out.stderr
+        );
+    }
+    assert_eq!(out.problem_count(), 5, "stderr:\n{}", out.stderr);
+    let ok = check(&with_cors(
+        "      allow_origins: [\"https://ok.example:8443\"]",
+    ));
+    assert_eq!(ok.code, Some(0), "stderr:\n{}", ok.stderr);
+}

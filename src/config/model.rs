@@ -303,6 +303,68 @@ pub struct Route {
     /// Serve without authentication. A route needs `auth` or `public: true`; never neither.
     #[serde(default)]
     pub public: bool,
+    /// Cross-origin access for web pages on other origins. Omitted: no CORS headers, and
+    /// preflights are refused like any other `OPTIONS`.
+    #[serde(default)]
+    pub cors: Option<CorsConfig>,
+}
+
+/// A route's `cors:` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// `scheme://host[:port]` origins, or `"*"` for any.
+    pub allow_origins: Vec<String>,
+    #[serde(default = "default_cors_methods")]
+    pub allow_methods: Vec<String>,
+    /// Request headers a page may send (compared without case).
+    #[serde(default = "default_cors_allow_headers")]
+    pub allow_headers: Vec<String>,
+    /// Response headers a page's scripts may read.
+    #[serde(default = "default_cors_expose_headers")]
+    pub expose_headers: Vec<String>,
+    /// How long a browser may cache a preflight answer.
+    #[serde(default = "default_cors_max_age")]
+    pub max_age_seconds: u64,
+    /// Let pages send cookies or HTTP auth (`credentials: "include"`). Not with `"*"`.
+    #[serde(default)]
+    pub allow_credentials: bool,
+}
+
+/// The methods `cors.allow_methods` may name.
+pub const CORS_METHODS: &[&str] = &["GET", "HEAD", "PUT", "POST", "DELETE"];
+
+fn default_cors_methods() -> Vec<String> {
+    vec!["GET".into(), "HEAD".into()]
+}
+fn default_cors_allow_headers() -> Vec<String> {
+    [
+        "authorization",
+        "range",
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "if-range",
+        "content-type",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_cors_expose_headers() -> Vec<String> {
+    [
+        "ETag",
+        "Content-Range",
+        "Accept-Ranges",
+        "Content-Length",
+        "Content-Type",
+        "Last-Modified",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+fn default_cors_max_age() -> u64 {
+    600
 }
 
 /// A bucket as an S3 client sees it, and where it really is.

@@ -6,7 +6,9 @@
 
 use std::collections::HashMap;
 
-use super::model::{AuthEntry, Frontend, Listener, Route, ServerConfig, Upstream};
+use super::model::{
+    AuthEntry, CorsConfig, Frontend, Listener, Route, ServerConfig, Upstream, CORS_METHODS,
+};
 use super::path::Path;
 use super::problem::Reporter;
 use super::suggest;
@@ -147,6 +149,88 @@ pub fn check_routes(
     }
 }
 
+/// Longest accepted `cors.max_age_seconds` (a day; browsers cap it lower anyway).
+const MAX_CORS_MAX_AGE: u64 = 86_400;
+
+fn check_cors(cors: &CorsConfig, at: &Path, r: &mut Reporter) {
+    if cors.allow_origins.is_empty() {
+        r.at(
+            &at.key("allow_origins"),
+            "list at least one origin (`https://player.example.com`), or \"*\" for any",
+        );
+    }
+    for (i, origin) in cors.allow_origins.iter().enumerate() {
+        if let Err(why) = check_origin(origin) {
+            r.at(&at.key("allow_origins").index(i), why);
+        }
+    }
+    if cors.allow_credentials && cors.allow_origins.iter().any(|o| o == "*") {
+        r.at(
+            &at.key("allow_credentials"),
+            "browsers refuse credentials with a \"*\" origin: list the origins instead",
+        );
+    }
+    for (i, m) in cors.allow_methods.iter().enumerate() {
+        if !CORS_METHODS.contains(&m.as_str()) {
+            r.at(
+                &at.key("allow_methods").index(i),
+                format!("unknown method {m:?}: use {}", CORS_METHODS.join(", ")),
+            );
+        }
+    }
+    for (field, list) in [
+        ("allow_headers", &cors.allow_headers),
+        ("expose_headers", &cors.expose_headers),
+    ] {
+        for (i, h) in list.iter().enumerate() {
+            if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+                r.at(
+                    &at.key(field).index(i),
+                    format!("{h:?} is not a header name"),
+                );
+            }
+        }
+    }
+    if cors.max_age_seconds > MAX_CORS_MAX_AGE {
+        r.at(
+            &at.key("max_age_seconds"),
+            format!("at most {MAX_CORS_MAX_AGE} (a day)"),
+        );
+    }
+}
+
+/// `*`, or `http(s)://host[:port]` with nothing after it (an origin has no path).
+fn check_origin(origin: &str) -> Result<(), String> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("{origin:?} is not an origin: write `https://host[:port]`"))?;
+    let host =
+        rest.rsplit_once(':').map_or(
+            rest,
+            |(h, port)| {
+                if port.parse::<u16>().is_ok() {
+                    h
+                } else {
+                    rest
+                }
+            },
+        );
+    if host.is_empty()
+        || !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'))
+    {
+        return Err(format!(
+            "{origin:?} is not an origin: `scheme://host[:port]` with no path or trailing slash"
+        ));
+    }
+    Ok(())
+}
+
 /// What `oidc` entries need outside their own section: `mint_keys` only on S3 routes, and
 /// sealing keys for minting and for a session store that several instances share.
 pub fn check_sign_in(routes: &[(usize, Route)], has_sealing_keys: bool, r: &mut Reporter) {
@@ -262,6 +346,9 @@ fn check_route(route: &Route, at: &Path, upstream_names: Option<&[String]>, r: &
         for problem in entry.validate() {
             r.at(&relative(&entry_at, &problem.path), problem.message);
         }
+    }
+    if let Some(cors) = &route.cors {
+        check_cors(cors, &at.key("cors"), r);
     }
     if route.methods.is_empty() {
         r.at(
