@@ -26,7 +26,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 use common::gateway::{config_with_routes, Gateway};
-use common::script::{have_tool, run_client_script, ScriptRun};
+use common::script::{have_tool, run_client_script, static_key_gateway, ScriptRun};
 use common::upstream::{Upstream, UpstreamKind};
 use common::{fresh_bucket, sha256_hex};
 
@@ -41,22 +41,14 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 /// A gateway with one `frontend: s3` route exposing `bucket` to the static key
 /// [`ACCESS_KEY_ID`], which may read, write, delete and list under `prefix` only.
 fn s3_gateway(bucket: &str, prefix: &str) -> Gateway {
-    Gateway::start(&config_with_routes(&format!(
-        r#"access_keys:
-  static:
-    - access_key_id: {ACCESS_KEY_ID}
-      secret_access_key: "{SECRET_ACCESS_KEY}"
-      subject: conformance
-      grants:
-        - {{bucket: {bucket}, prefix: "{prefix}", operations: [read, write, delete, list]}}
-routes:
-  - name: s3
-    frontend: s3
-    upstream: s3
-    buckets:
-      - name: {bucket}
-"#
-    )))
+    static_key_gateway(
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        "conformance",
+        bucket,
+        prefix,
+        "",
+    )
 }
 
 /// A gateway with a `files` route `/media` on `bucket` that wants an HS256 JWT

@@ -10,12 +10,12 @@
 
 mod common;
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-use common::gateway::{config_with_routes, Gateway};
+use common::gateway::Gateway;
+use common::script::{clients_dir, have, have_tool, run_command, static_key_gateway, ScriptRun};
 use common::upstream::{Upstream, UpstreamKind};
 use common::{fresh_bucket, unique_suffix};
 
@@ -25,133 +25,44 @@ const SECRET_ACCESS_KEY: &str = "bg-clients-secret/0123456789+abcdef";
 /// How long one script may run before it is killed and the test fails.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn clients_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").as_deref() == Ok("true")
-}
-
-/// Whether a requirement is met; if not, a loud SKIP locally and a failure in CI.
-/// `probe` is a shell command that succeeds when it is.
-fn require(what: &str, probe: &str, install: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", probe])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(
-            !in_ci(),
-            "{what} is not installed; .ci/run installs it ({install})"
-        );
-        eprintln!("SKIPPED: {what} is not installed ({install}); this test needs it");
-    }
-    ok
-}
-
-/// The tool is on PATH (see [`require`]).
-fn tool(name: &str, install: &str) -> bool {
-    require(name, &format!("command -v {name}"), install)
-}
-
 /// A gateway with one `frontend: s3` route exposing `bucket` (plus two aliases of it, see
 /// below) and the static key [`ACCESS_KEY_ID`], granted everything under `prefix` of `bucket`
 /// and nothing else. Aliases: `<bucket>-v` shows the granted prefix as its root (a grant reaches
 /// it: listed by ListBuckets), `<bucket>-h` shows `hidden/` (no grant reaches it: not listed).
 fn gateway(bucket: &str, prefix: &str) -> Gateway {
-    Gateway::start(&config_with_routes(&format!(
-        r#"access_keys:
-  static:
-    - access_key_id: {ACCESS_KEY_ID}
-      secret_access_key: "{SECRET_ACCESS_KEY}"
-      subject: clients
-      grants:
-        - {{bucket: {bucket}, prefix: "{prefix}", operations: [read, write, delete, list]}}
-routes:
-  - name: s3
-    frontend: s3
-    upstream: s3
-    buckets:
-      - name: {bucket}
-      - name: {bucket}-v
+    let aliases = format!(
+        "      - name: {bucket}-v
         bucket: {bucket}
-        key_prefix: "{prefix}"
+        key_prefix: \"{prefix}\"
       - name: {bucket}-h
         bucket: {bucket}
         key_prefix: hidden/
-"#
-    )))
+"
+    );
+    static_key_gateway(
+        ACCESS_KEY_ID,
+        SECRET_ACCESS_KEY,
+        "clients",
+        bucket,
+        prefix,
+        &aliases,
+    )
 }
 
-/// What a script printed and how it ended.
-struct Run {
-    ok: bool,
-    status: String,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn output(&self) -> String {
-        format!(
-            "exit: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `cmd` with `env` (every inherited `AWS_*` variable removed first, so the machine's
-/// settings cannot leak in), output to files, killed after [`SCRIPT_TIMEOUT`].
-fn run_script(mut cmd: Command, env: &[(&str, String)], work: &Path) -> Run {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") {
-            cmd.env_remove(k);
-        }
-    }
-    // Nothing from the user's own AWS setup: no config or credentials files.
-    cmd.env("AWS_CONFIG_FILE", work.join("no-aws-config"))
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            work.join("no-aws-credentials"),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("BG_WORK", work.join("work"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out_path = work.join("stdout");
-    let err_path = work.join("stderr");
-    cmd.stdin(Stdio::null())
-        .stdout(File::create(&out_path).unwrap())
-        .stderr(File::create(&err_path).unwrap());
-    let what = format!("{cmd:?}");
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
-    let deadline = Instant::now() + SCRIPT_TIMEOUT;
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s.to_string();
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break format!("killed after {SCRIPT_TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let read =
-        |p: &Path| String::from_utf8_lossy(&std::fs::read(p).unwrap_or_default()).into_owned();
-    Run {
-        ok: status == "exit status: 0",
-        status,
-        stdout: read(&out_path),
-        stderr: read(&err_path),
-    }
+/// Runs `cmd` with `env` through [`run_command`] (no inherited `AWS_*` variable, killed after
+/// [`SCRIPT_TIMEOUT`]), and without the user's own AWS config or credentials files.
+fn run_script(cmd: Command, env: &[(&str, String)], work: &Path) -> ScriptRun {
+    let mut env = env.to_vec();
+    env.push((
+        "AWS_CONFIG_FILE",
+        work.join("no-aws-config").display().to_string(),
+    ));
+    env.push((
+        "AWS_SHARED_CREDENTIALS_FILE",
+        work.join("no-aws-credentials").display().to_string(),
+    ));
+    env.push(("AWS_EC2_METADATA_DISABLED", "true".to_string()));
+    run_command(cmd, &env, work, SCRIPT_TIMEOUT)
 }
 
 /// The common environment: endpoint, bucket, prefix and keys.
@@ -179,7 +90,7 @@ fn script_env(
 }
 
 #[track_caller]
-fn assert_ran(run: &Run, what: &str, gw: &Gateway) {
+fn assert_ran(run: &ScriptRun, what: &str, gw: &Gateway) {
     assert!(
         run.ok,
         "{what} failed through bucketgate\n{}\n--- gateway log ---\n{}",
@@ -190,7 +101,7 @@ fn assert_ran(run: &Run, what: &str, gw: &Gateway) {
 
 #[test]
 fn awscli_through_bucketgate() {
-    if !tool("aws", "pip install awscli") || !tool("curl", "apt-get install curl") {
+    if !have_tool("aws", "pip install awscli") || !have_tool("curl", "apt-get install curl") {
         return;
     }
     let bucket = fresh_bucket("awscli");
@@ -221,8 +132,8 @@ fn awscli_through_bucketgate() {
 
 #[test]
 fn boto3_through_bucketgate() {
-    if !tool("python3", "apt-get install python3")
-        || !require(
+    if !have_tool("python3", "apt-get install python3")
+        || !have(
             "python3 module boto3",
             "python3 -c 'import boto3'",
             "pip install boto3",
@@ -296,7 +207,7 @@ fn ensure_node_modules(js: &Path) {
 /// s3s-fs takes the trailer form itself, so there both succeed.
 #[test]
 fn js_sdk_stream_upload_through_bucketgate() {
-    if !tool("node", "apt-get install nodejs") || !tool("npm", "apt-get install npm") {
+    if !have_tool("node", "apt-get install nodejs") || !have_tool("npm", "apt-get install npm") {
         return;
     }
     let js = clients_dir().join("js");

@@ -354,6 +354,32 @@ fn seeded_bucket(prefix: &str) -> (String, Vec<u8>) {
     (bucket, report)
 }
 
+/// A [`seeded_bucket`] named after `prefix`, the provider and one gateway on [`files_config`]
+/// for it (a fresh sealing key), its `oidc:` settings plus `extra`: the provider, the gateway,
+/// the URL of alice's report on it, the bucket and the report's bytes. None when a tool is
+/// missing (SKIPPED).
+fn sso_gateway(prefix: &str, extra: &str) -> Option<(Provider, Gateway, String, String, Vec<u8>)> {
+    let (bucket, report) = seeded_bucket(prefix);
+    let key = sealing_key();
+    let (p, mut gws) = start_sso(|issuer, secret| {
+        vec![files_config(
+            &bucket,
+            &key,
+            &oidc_section(issuer, secret, &bucket, extra),
+        )]
+    })?;
+    let gw = gws.pop().expect("one gateway");
+    let file = gw.url(&format!("/{REPORT}"));
+    Some((p, gw, file, bucket, report))
+}
+
+/// A new browser signed in as `user` through the page at `url`, which it then shows (200).
+fn signed_in(p: &Provider, url: &str, user: &str) -> Browser {
+    let mut b = Browser::new();
+    b.sign_in(p, url, user).assert_status(200);
+    b
+}
+
 /// The live session cookie's value on 127.0.0.1, if any.
 fn session_of(b: &Browser) -> Option<String> {
     b.cookie("127.0.0.1", COOKIE).map(|c| c.value.clone())
@@ -416,6 +442,17 @@ fn assert_friendly_expired(page: &Page, what: &str) {
     assert_no_new_session(&page.response, what);
 }
 
+/// `r` is an HTML page.
+#[track_caller]
+fn assert_html(r: &Response, what: &str) {
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.contains("text/html")),
+        "{what}: expected HTML, got {:?}",
+        r.headers
+    );
+}
+
 /// `r` sets no (non-empty) session cookie.
 #[track_caller]
 fn assert_no_new_session(r: &Response, what: &str) {
@@ -459,19 +496,9 @@ fn slowly(every: Duration, mut f: impl FnMut() -> bool) -> impl FnMut() -> bool 
 
 #[test]
 fn sign_in_then_download() {
-    let (bucket, report) = seeded_bucket("sso-dl");
-    let key = sealing_key();
-    let Some((p, gws)) = start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, ""),
-        )]
-    }) else {
+    let Some((p, gw, file, bucket, report)) = sso_gateway("sso-dl", "") else {
         return;
     };
-    let gw = &gws[0];
-    let file = gw.url(&format!("/{REPORT}"));
 
     // Without a session: a browser goes to the provider, anything else gets 401.
     let mut b = Browser::new();
@@ -663,13 +690,7 @@ fn allow_restricts_who_signs_in() {
             "bob is not allowed:\n{}",
             page.describe()
         );
-        assert!(
-            page.response
-                .header("content-type")
-                .is_some_and(|c| c.contains("text/html")),
-            "a page, not a bare error: {:?}",
-            page.response.headers
-        );
+        assert_html(&page.response, "a page, not a bare error");
         assert_no_new_session(&page.response, "bob refused");
         assert!(session_of(&bob).is_none(), "bob has no session");
         let bobs = bob.fetch("GET", &gw.url(&format!("/{BOBS}")), &[], None);
@@ -692,21 +713,10 @@ fn up_put_carol(bucket: &str) {
 /// A video player seeks with Range requests on the session cookie alone.
 #[test]
 fn range_requests_on_the_session_cookie() {
-    let (bucket, report) = seeded_bucket("sso-range");
-    let key = sealing_key();
-    let Some((p, gws)) = start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, ""),
-        )]
-    }) else {
+    let Some((p, _gw, file, _, report)) = sso_gateway("sso-range", "") else {
         return;
     };
-    let gw = &gws[0];
-    let file = gw.url(&format!("/{REPORT}"));
-    let mut b = Browser::new();
-    b.sign_in(&p, &file, "alice").assert_status(200);
+    let mut b = signed_in(&p, &file, "alice");
     let n = report.len();
     let cases = [
         ("bytes=0-1", 0..2),
@@ -954,19 +964,9 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn logout_ends_the_session_here_and_at_the_provider() {
-    let (bucket, report) = seeded_bucket("sso-logout");
-    let key = sealing_key();
-    let Some((p, gws)) = start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, ""),
-        )]
-    }) else {
+    let Some((p, gw, file, _, report)) = sso_gateway("sso-logout", "") else {
         return;
     };
-    let gw = &gws[0];
-    let file = gw.url(&format!("/{REPORT}"));
     let mut b = Browser::new();
     assert!(b.sign_in(&p, &file, "alice").response.body == report);
     let cookie = session_of(&b).expect("a session cookie");
@@ -1048,19 +1048,9 @@ fn logout_ends_the_session_here_and_at_the_provider() {
 
 #[test]
 fn replayed_forged_or_foreign_state_gets_the_friendly_page() {
-    let (bucket, report) = seeded_bucket("sso-state");
-    let key = sealing_key();
-    let Some((p, gws)) = start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, ""),
-        )]
-    }) else {
+    let Some((p, gw, file, _, report)) = sso_gateway("sso-state", "") else {
         return;
     };
-    let gw = &gws[0];
-    let file = gw.url(&format!("/{REPORT}"));
     let callback = gw.url(CALLBACK);
 
     // A sign-in stopped just before the callback, then completed.
@@ -1080,7 +1070,7 @@ fn replayed_forged_or_foreign_state_gets_the_friendly_page() {
     assert_friendly_expired(&page, "a replayed callback");
     assert!(session_of(&replay).is_none());
     // The retry link starts a new sign-in, which works.
-    let retry = link_to(&page.text(), LOGIN, gw).expect("a retry link");
+    let retry = link_to(&page.text(), LOGIN, &gw).expect("a retry link");
     let again = replay.sign_in(&p, &retry, "alice");
     assert!(
         Url::parse(&again.url).is_some_and(|u| u.authority == gw.addr()),
@@ -1131,19 +1121,9 @@ fn replayed_forged_or_foreign_state_gets_the_friendly_page() {
 /// is no way to poll for it without using it up, so the test waits the TTL out.
 #[test]
 fn expired_state_gets_the_friendly_page_memory_store() {
-    let (bucket, _) = seeded_bucket("sso-exp-mem");
-    let key = sealing_key();
-    let Some((p, gws)) = start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, "state_ttl: 10s"),
-        )]
-    }) else {
+    let Some((p, gw, file, ..)) = sso_gateway("sso-exp-mem", "state_ttl: 10s") else {
         return;
     };
-    let gw = &gws[0];
-    let file = gw.url(&format!("/{REPORT}"));
     let mut b = Browser::new();
     let stop = b.sign_in_until(&p, &file, "alice", &gw.url(CALLBACK));
     assert!(stop.stopped, "{}", stop.describe());
@@ -1162,23 +1142,13 @@ fn expired_state_gets_the_friendly_page_redis_store() {
     let Some(redis) = Redis::start() else {
         return;
     };
-    let (bucket, _) = seeded_bucket("sso-exp-redis");
-    let key = sealing_key();
     let extra = format!(
         "state_ttl: 10s\nsession_store: {{redis: {{url: \"{}\", prefix: \"bg-exp:\"}}}}",
         redis.url()
     );
-    let Some((p, gws)) = start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, &extra),
-        )]
-    }) else {
+    let Some((p, gw, file, ..)) = sso_gateway("sso-exp-redis", &extra) else {
         return;
     };
-    let gw = &gws[0];
-    let file = gw.url(&format!("/{REPORT}"));
     let mut b = Browser::new();
     let stop = b.sign_in_until(&p, &file, "alice", &gw.url(CALLBACK));
     assert!(stop.stopped, "{}", stop.describe());
@@ -1214,21 +1184,10 @@ fn expired_state_gets_the_friendly_page_redis_store() {
 
 #[test]
 fn tampered_cookie_goes_back_to_login_and_ids_are_new_at_every_login() {
-    let (bucket, report) = seeded_bucket("sso-tamper");
-    let key = sealing_key();
-    let Some((p, gws)) = start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, ""),
-        )]
-    }) else {
+    let Some((p, _gw, file, _, report)) = sso_gateway("sso-tamper", "") else {
         return;
     };
-    let gw = &gws[0];
-    let file = gw.url(&format!("/{REPORT}"));
-    let mut b = Browser::new();
-    b.sign_in(&p, &file, "alice").assert_status(200);
+    let mut b = signed_in(&p, &file, "alice");
     let good = session_of(&b).expect("a session cookie");
 
     let mut flipped = good.clone().into_bytes();
@@ -1319,25 +1278,16 @@ fn assert_stays_home(page: &Page, gw: &Gateway, p: &Provider, what: &str) {
 }
 
 /// The gateway for the open-redirect tests.
-fn redirect_env(prefix: &str) -> Option<(Provider, Vec<Gateway>)> {
-    let (bucket, _) = seeded_bucket(prefix);
-    let key = sealing_key();
-    start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, ""),
-        )]
-    })
+fn redirect_env(prefix: &str) -> Option<(Provider, Gateway)> {
+    sso_gateway(prefix, "").map(|(p, gw, ..)| (p, gw))
 }
 
 /// `rd` of the login and logout paths: hostile values are replaced, never followed.
 #[test]
 fn no_open_redirect_through_rd() {
-    let Some((p, gws)) = redirect_env("sso-redir") else {
+    let Some((p, gw)) = redirect_env("sso-redir") else {
         return;
     };
-    let gw = &gws[0];
     let port = gw.addr().rsplit(':').next().unwrap().to_string();
     let hostile = [
         "//evil.example".to_string(),
@@ -1364,7 +1314,7 @@ fn no_open_redirect_through_rd() {
         let what = format!("login with rd={rd:?}");
         let url = gw.url(&format!("{LOGIN}?rd={}", encode_query_component(rd)));
         let page = b.sign_in(&p, &url, "alice");
-        assert_stays_home(&page, gw, &p, &what);
+        assert_stays_home(&page, &gw, &p, &what);
         assert!(
             session_of(&b).is_some(),
             "{what}: signed in:\n{}",
@@ -1376,7 +1326,7 @@ fn no_open_redirect_through_rd() {
         let r = b.fetch("GET", &url, &[], None);
         let loc = r.header("location").unwrap_or_default().to_string();
         assert!(
-            r.status < 500 && safe_location(&loc, gw, &p),
+            r.status < 500 && safe_location(&loc, &gw, &p),
             "{what}: {} to {loc:?}",
             r.status
         );
@@ -1409,10 +1359,9 @@ fn no_open_redirect_through_rd() {
 /// scheme-relative URL (`//evil.example/x`) must not become a redirect off the site.
 #[test]
 fn no_open_redirect_through_the_return_path() {
-    let Some((p, gws)) = redirect_env("sso-redir-path") else {
+    let Some((p, gw)) = redirect_env("sso-redir-path") else {
         return;
     };
-    let gw = &gws[0];
     for path in [
         "//evil.example/x",
         "/\\evil.example/x",
@@ -1421,7 +1370,7 @@ fn no_open_redirect_through_the_return_path() {
     ] {
         let mut fresh = Browser::new();
         let page = fresh.sign_in(&p, &gw.url(path), "alice");
-        assert_stays_home(&page, gw, &p, &format!("returning to {path:?}"));
+        assert_stays_home(&page, &gw, &p, &format!("returning to {path:?}"));
     }
 }
 
@@ -1432,27 +1381,14 @@ fn no_open_redirect_through_the_return_path() {
 /// loses access within the re-check interval (2 s here; polled, no timing assertion); carol,
 /// signed in on another browser, keeps hers.
 fn revoked_user_loses_access(method: &str) {
-    let (bucket, report) = seeded_bucket(&format!("sso-revoke-{method}"));
-    up_put_carol(&bucket);
-    let key = sealing_key();
     let extra = format!("recheck: {{interval: 2s, method: {method}}}");
-    let Some((p, gws)) = start_sso(|issuer, secret| {
-        vec![files_config(
-            &bucket,
-            &key,
-            &oidc_section(issuer, secret, &bucket, &extra),
-        )]
-    }) else {
+    let Some((p, gw, file, bucket, report)) = sso_gateway(&format!("sso-revoke-{method}"), &extra)
+    else {
         return;
     };
-    let gw = &gws[0];
-    let file = gw.url(&format!("/{REPORT}"));
-    let mut alice = Browser::new();
-    alice.sign_in(&p, &file, "alice").assert_status(200);
-    let mut carol = Browser::new();
-    carol
-        .sign_in(&p, &gw.url("/users/carol/c.txt"), "carol")
-        .assert_status(200);
+    up_put_carol(&bucket);
+    let mut alice = signed_in(&p, &file, "alice");
+    let mut carol = signed_in(&p, &gw.url("/users/carol/c.txt"), "carol");
 
     // Re-checks that succeed keep the session (past 3 intervals, so the re-check did run).
     let since = Instant::now();
@@ -1545,6 +1481,24 @@ routes:
 
 /// Runs `aws --endpoint-url <gw> <args>` with only the given keys (nothing from the machine's
 /// AWS setup), SigV4, path-style; killed after 2 minutes.
+/// `aws s3 cp` of alice's `users/alice/data.bin` in `bucket` down to `out` with the key.
+fn aws_cp_alice_data(
+    gw: &Gateway,
+    key_id: &str,
+    secret: &str,
+    bucket: &str,
+    out: &std::path::Path,
+) -> std::process::Output {
+    let src = format!("s3://{bucket}/users/alice/data.bin");
+    let out = out.to_string_lossy();
+    aws(
+        gw,
+        key_id,
+        secret,
+        &["s3", "cp", &src, &out, "--only-show-errors"],
+    )
+}
+
 fn aws(gw: &Gateway, key_id: &str, secret: &str, args: &[&str]) -> std::process::Output {
     let work = tempfile::tempdir().unwrap();
     let config = work.path().join("config");
@@ -1585,23 +1539,28 @@ fn show(o: &std::process::Output) -> String {
     )
 }
 
+/// For the minting tests: the AWS CLI (None, SKIPPED, without it), a fresh bucket named after
+/// `prefix` holding `data` as alice's `users/alice/data.bin`, the provider and a gateway on
+/// [`mint_config`]. Returns the provider, the gateway, the bucket and `data`.
+fn mint_env(prefix: &str, data: Vec<u8>) -> Option<(Provider, Gateway, String, Vec<u8>)> {
+    if !common::script::have_tool("aws", "pip install awscli") {
+        return None;
+    }
+    let bucket = fresh_bucket(prefix);
+    Upstream::get().put_object(&bucket, "users/alice/data.bin", &data, &[]);
+    let key = sealing_key();
+    let (p, mut gws) =
+        start_sso(|issuer, secret| vec![mint_config(&bucket, &key, issuer, secret)])?;
+    Some((p, gws.pop().expect("one gateway"), bucket, data))
+}
+
 #[test]
 fn minted_key_works_with_awscli_and_stays_within_the_claims() {
-    if !common::script::have_tool("aws", "pip install awscli") {
-        return;
-    }
-    let up = Upstream::get();
-    let bucket = fresh_bucket("sso-mint");
-    let data = pattern(9, 70_000);
-    up.put_object(&bucket, "users/alice/data.bin", &data, &[]);
-    up.put_object(&bucket, "users/bob/private.txt", b"bob only\n", &[]);
-    let key = sealing_key();
-    let Some((p, gws)) =
-        start_sso(|issuer, secret| vec![mint_config(&bucket, &key, issuer, secret)])
-    else {
+    let Some((p, gw, bucket, data)) = mint_env("sso-mint", pattern(9, 70_000)) else {
         return;
     };
-    let gw = &gws[0];
+    let up = Upstream::get();
+    up.put_object(&bucket, "users/bob/private.txt", b"bob only\n", &[]);
 
     // The HTML page, after signing in at `/<bucket>/?auth`.
     let mut b = Browser::new();
@@ -1609,13 +1568,7 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
     page.assert_status(200);
     assert!(page.visited(&p), "{}", page.describe());
     let html = page.text();
-    assert!(
-        page.response
-            .header("content-type")
-            .is_some_and(|c| c.contains("text/html")),
-        "{:?}",
-        page.response.headers
-    );
+    assert_html(&page.response, "the key page");
     assert!(
         page.response
             .header("cache-control")
@@ -1668,14 +1621,7 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
     // awscli downloads with it and lists alice's prefix.
     let work = tempfile::tempdir().unwrap();
     let out_file = work.path().join("data.bin");
-    let out_path = out_file.to_string_lossy().to_string();
-    let src = format!("s3://{bucket}/users/alice/data.bin");
-    let o = aws(
-        gw,
-        &key_id,
-        &secret,
-        &["s3", "cp", &src, &out_path, "--only-show-errors"],
-    );
+    let o = aws_cp_alice_data(&gw, &key_id, &secret, &bucket, &out_file);
     assert!(
         o.status.success(),
         "aws s3 cp down: {}\n{}",
@@ -1687,7 +1633,7 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
         "downloaded bytes differ"
     );
     let o = aws(
-        gw,
+        &gw,
         &key_id,
         &secret,
         &["s3", "ls", &format!("s3://{bucket}/users/alice/")],
@@ -1702,7 +1648,7 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
     // Outside the claims' grants: bob's file, writing, listing the bucket root.
     let bobs = format!("s3://{bucket}/users/bob/private.txt");
     let denied = work.path().join("bob.txt").to_string_lossy().to_string();
-    let o = aws(gw, &key_id, &secret, &["s3", "cp", &bobs, &denied]);
+    let o = aws(&gw, &key_id, &secret, &["s3", "cp", &bobs, &denied]);
     assert!(
         !o.status.success(),
         "alice's minted key read bob's file: {}",
@@ -1721,7 +1667,7 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
     let upload = work.path().join("up.txt");
     std::fs::write(&upload, b"should not land").unwrap();
     let o = aws(
-        gw,
+        &gw,
         &key_id,
         &secret,
         &[
@@ -1741,7 +1687,9 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
     // A tampered key id or a wrong secret is refused.
     let mut wrong = secret.clone();
     wrong.replace_range(0..1, if wrong.starts_with('A') { "B" } else { "A" });
-    let o = aws(gw, &key_id, &wrong, &["s3", "cp", &src, &out_path]);
+    let src = format!("s3://{bucket}/users/alice/data.bin");
+    let out_path = out_file.to_string_lossy().to_string();
+    let o = aws(&gw, &key_id, &wrong, &["s3", "cp", &src, &out_path]);
     assert!(!o.status.success(), "a wrong secret worked: {}", show(&o));
 
     // Scripts: a fresh browser asking for JSON gets JSON at the end of the sign-in.
@@ -1769,25 +1717,12 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
 /// as in browsers), gives a key too.
 #[test]
 fn minted_key_from_the_virtual_host_form() {
-    if !common::script::have_tool("aws", "pip install awscli") {
-        return;
-    }
-    let up = Upstream::get();
-    let bucket = fresh_bucket("sso-mint-vh");
-    let data = pattern(10, 5_000);
-    up.put_object(&bucket, "users/alice/data.bin", &data, &[]);
-    let key = sealing_key();
-    let Some((p, gws)) =
-        start_sso(|issuer, secret| vec![mint_config(&bucket, &key, issuer, secret)])
-    else {
+    let Some((p, gw, bucket, data)) = mint_env("sso-mint-vh", pattern(10, 5_000)) else {
         return;
     };
-    let gw = &gws[0];
     let port = gw.addr().rsplit(':').next().unwrap().to_string();
-    let src = format!("s3://{bucket}/users/alice/data.bin");
     let work = tempfile::tempdir().unwrap();
     let out_file = work.path().join("data.bin");
-    let out_path = out_file.to_string_lossy().to_string();
     let mut v = Browser::new();
     let page = v.sign_in(
         &p,
@@ -1803,12 +1738,7 @@ fn minted_key_from_the_virtual_host_form() {
             .to_string(),
         j["secret_access_key"].as_str().unwrap().to_string(),
     );
-    let o = aws(
-        gw,
-        &vid,
-        &vsecret,
-        &["s3", "cp", &src, &out_path, "--only-show-errors"],
-    );
+    let o = aws_cp_alice_data(&gw, &vid, &vsecret, &bucket, &out_file);
     assert!(
         o.status.success(),
         "the virtual-host minted key: {}",

@@ -27,19 +27,9 @@ set -euo pipefail
 : "${AWS_SECRET_ACCESS_KEY:?set AWS_SECRET_ACCESS_KEY}"
 PREFIX=${BG_PREFIX-awscli/}
 
-if [ -n "${BG_WORK:-}" ]; then
-  WORK=$BG_WORK
-  mkdir -p "$WORK"
-else
-  WORK=$(mktemp -d)
-  trap 'rm -rf "$WORK"' EXIT
-fi
-
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
-pass() { echo "ok: $*"; }
+# WORK, fail, pass, run.
+# shellcheck source=tests/clients/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # A hermetic CLI setup: only the env keys, region us-east-1, path-style, SigV4 everywhere
 # (awscli v1 presigns with SigV2 unless the config says s3v4).
@@ -58,18 +48,6 @@ s3 =
 EOF
 
 aws_() { aws --endpoint-url "$BG_ENDPOINT" --region us-east-1 "$@"; }
-
-# run "what" cmd...: runs cmd, and on failure prints what failed with the command's output.
-run() {
-  local what=$1
-  shift
-  local out
-  if ! out=$("$@" 2>&1); then
-    echo "$out" >&2
-    fail "$what: \`$*\` exited non-zero (output above)"
-  fi
-  printf '%s' "$out"
-}
 
 KEY="${PREFIX}big-20mb.bin"
 URI="s3://$BG_BUCKET/$KEY"

@@ -1,4 +1,4 @@
-# Shared helpers for the client conformance scripts (rclone.sh, s3cmd.sh, ffmpeg.sh, curl.sh),
+# Shared helpers for the client scripts (rclone.sh, s3cmd.sh, ffmpeg.sh, curl.sh, awscli.sh),
 # sourced, not run. Each script prints `ok: <check>` per passed check and stops at the first
 # failure with `FAILED: <check>: <why>` on stderr and exit status 1.
 #

@@ -1,6 +1,6 @@
-//! Runs a client script from `tests/clients/` (rclone, s3cmd, ffmpeg, curl ...) against the real
-//! gateway, hermetically and with a deadline, so a test can show the script's whole output and
-//! the gateway's log when a check fails.
+//! Runs a client script from `tests/clients/` (rclone, s3cmd, ffmpeg, curl, awscli, boto3, the
+//! JS SDK ...) against the real gateway, hermetically and with a deadline, so a test can show the
+//! script's whole output and the gateway's log when a check fails.
 //!
 //! The script gets only the environment the test gives it on top of the process's own, minus
 //! every `AWS_*`, `RCLONE_*` and `S3CMD_*` variable (the machine's settings must not leak in),
@@ -11,6 +11,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::gateway::{config_with_routes, Gateway};
 
 /// `tests/clients/`.
 pub fn clients_dir() -> PathBuf {
@@ -24,8 +26,14 @@ pub fn in_ci() -> bool {
 
 /// Whether `name` is on PATH; if not, a loud SKIP locally and a failure in CI.
 pub fn have_tool(name: &str, install: &str) -> bool {
+    have(name, &format!("command -v {name}"), install)
+}
+
+/// Whether the requirement `what` is met, `probe` being a shell command that succeeds when it
+/// is (a Python module, say); if not, a loud SKIP locally and a failure in CI.
+pub fn have(what: &str, probe: &str, install: &str) -> bool {
     let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
+        .args(["-c", probe])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -34,11 +42,41 @@ pub fn have_tool(name: &str, install: &str) -> bool {
     if !ok {
         assert!(
             !in_ci(),
-            "{name} is not installed; .ci/run installs it ({install})"
+            "{what} is not installed; .ci/run installs it ({install})"
         );
-        eprintln!("SKIPPED: {name} is not installed ({install}); this test needs it");
+        eprintln!("SKIPPED: {what} is not installed ({install}); this test needs it");
     }
     ok
+}
+
+/// A gateway with one `frontend: s3` route `s3` exposing `bucket`, plus `more_buckets` (more
+/// items of the route's `buckets:` list, each line indented by six spaces), and the static key
+/// `key_id`/`secret` of `subject`, which may read, write, delete and list under `prefix` of
+/// `bucket` only: what the S3 client scripts sign against.
+pub fn static_key_gateway(
+    key_id: &str,
+    secret: &str,
+    subject: &str,
+    bucket: &str,
+    prefix: &str,
+    more_buckets: &str,
+) -> Gateway {
+    Gateway::start(&config_with_routes(&format!(
+        r#"access_keys:
+  static:
+    - access_key_id: {key_id}
+      secret_access_key: "{secret}"
+      subject: {subject}
+      grants:
+        - {{bucket: {bucket}, prefix: "{prefix}", operations: [read, write, delete, list]}}
+routes:
+  - name: s3
+    frontend: s3
+    upstream: s3
+    buckets:
+      - name: {bucket}
+{more_buckets}"#
+    )))
 }
 
 /// What a script printed and how it ended.
@@ -72,6 +110,18 @@ pub fn run_client_script(
 ) -> ScriptRun {
     let mut cmd = Command::new("bash");
     cmd.arg(clients_dir().join(script));
+    run_command(cmd, env, dir, timeout)
+}
+
+/// [`run_client_script`] for any command (a `python3` or `node` script, say): the same
+/// environment scrubbing, `BG_WORK`, output files and deadline. It runs in `dir` unless `cmd`
+/// already has a working directory.
+pub fn run_command(
+    mut cmd: Command,
+    env: &[(&str, String)],
+    dir: &Path,
+    timeout: Duration,
+) -> ScriptRun {
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_") || k.starts_with("RCLONE_") || k.starts_with("S3CMD_") {
             cmd.env_remove(k);
@@ -84,8 +134,10 @@ pub fn run_client_script(
     }
     let out_path = dir.join("stdout");
     let err_path = dir.join("stderr");
-    cmd.current_dir(dir)
-        .process_group(0)
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(dir);
+    }
+    cmd.process_group(0)
         .stdin(Stdio::null())
         .stdout(File::create(&out_path).expect("creating the script's stdout file"))
         .stderr(File::create(&err_path).expect("creating the script's stderr file"));

@@ -3,29 +3,11 @@
 
 use std::time::Duration;
 
-use bucketgate_plugin::{Grant, Operation, Plugin, Verdict};
+use bucketgate_plugin::{Grant, Operation, Verdict};
 use serde_json::json;
 
 use super::support::*;
 use crate::records::{self, digest, state_key, Mode, StateRecord};
-
-/// The callback request for a login, with the binding cookie and any extra cookie.
-fn callback_req(
-    login: &Login,
-    code: &str,
-    extra_cookie: Option<&str>,
-) -> bucketgate_plugin::RequestView {
-    let mut cookie = format!("bucketgate_session_login={}", login.binding);
-    if let Some(c) = extra_cookie {
-        cookie.push_str("; ");
-        cookie.push_str(c);
-    }
-    request(
-        "GET",
-        &format!("{CALLBACK}?code={code}&state={}", login.state),
-        &[("accept", "text/html"), ("cookie", &cookie)],
-    )
-}
 
 /// Starts a login and makes the provider's token endpoint answer with an ID token built from
 /// `claims` and the login's nonce.
@@ -36,15 +18,13 @@ async fn login_with(s: &Setup, idp: &Idp, rd: &str, claims: serde_json::Value) -
     if claims.get("nonce").is_none() {
         claims["nonce"] = json!(nonce);
     }
-    let token = idp.id_token(claims);
-    idp.set("/token", 200, idp.token_answer(&token, Some("rt-1")));
+    idp.answer_tokens(claims, Some("rt-1"));
     login
 }
 
 #[tokio::test]
 async fn a_good_callback_creates_a_new_session_and_returns_to_the_page() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     let old = s.insert_session(|_| {}).await;
     let login = login_with(
         &s,
@@ -56,14 +36,12 @@ async fn a_good_callback_creates_a_new_session_and_returns_to_the_page() {
     let verifier = s.state(&login.state).await.unwrap().pkce_verifier;
 
     let r = s
-        .plugin
-        .respond(&callback_req(
+        .answer(&callback_request(
             &login,
-            "c0de",
+            "code=c0de",
             Some(&format!("bucketgate_session={old}")),
         ))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 302, "{}", body(&r));
     assert_eq!(header(&r.headers, "location"), Some("/report.pdf"));
     assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
@@ -118,11 +96,7 @@ async fn a_good_callback_creates_a_new_session_and_returns_to_the_page() {
     }
 
     // The state was single-use: the same callback again is the friendly expired page.
-    let again = s
-        .plugin
-        .respond(&callback_req(&login, "c0de", None))
-        .await
-        .unwrap();
+    let again = s.answer(&callback_request(&login, "code=c0de", None)).await;
     assert_eq!(again.status, 200);
     assert!(body(&again).contains("Your sign-in expired"));
     assert_eq!(idp.hits_on("/token").len(), 1, "no second exchange");
@@ -130,8 +104,7 @@ async fn a_good_callback_creates_a_new_session_and_returns_to_the_page() {
 
 #[tokio::test]
 async fn id_tokens_that_fail_a_check_make_no_session() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     let now = records::now();
     for (what, claims) in [
         ("nonce", json!({"nonce": "another"})),
@@ -140,11 +113,7 @@ async fn id_tokens_that_fail_a_check_make_no_session() {
         ("exp", json!({"exp": now - 600, "iat": now - 1200})),
     ] {
         let login = login_with(&s, &idp, "%2F", claims).await;
-        let r = s
-            .plugin
-            .respond(&callback_req(&login, "c", None))
-            .await
-            .unwrap();
+        let r = s.callback(&login).await;
         assert_eq!(r.status, 502, "{what}: {}", body(&r));
         assert!(body(&r).contains("Sign-in failed"), "{what}");
         assert!(
@@ -161,28 +130,19 @@ async fn id_tokens_that_fail_a_check_make_no_session() {
         format!("{head}.AAAA")
     };
     idp.set("/token", 200, idp.token_answer(&nonce_token, None));
-    let r = s
-        .plugin
-        .respond(&callback_req(&login, "c", None))
-        .await
-        .unwrap();
+    let r = s.callback(&login).await;
     assert_eq!(r.status, 502);
     // The provider refusing the code.
     let login = login_with(&s, &idp, "%2F", json!({})).await;
     idp.set("/token", 400, r#"{"error":"invalid_grant"}"#);
-    let r = s
-        .plugin
-        .respond(&callback_req(&login, "c", None))
-        .await
-        .unwrap();
+    let r = s.callback(&login).await;
     assert_eq!(r.status, 502);
     assert_eq!(s.store.live(), 0, "no session, no state left");
 }
 
 #[tokio::test]
 async fn an_unknown_key_id_is_refused_and_jwks_refetches_are_rate_limited() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     let login = login_with(&s, &idp, "%2F", json!({})).await;
     // The provider "rotated": its JWKS is momentarily empty, so the token's kid is unknown.
     idp.set("/jwks", 200, r#"{"keys":[]}"#);
@@ -191,35 +151,19 @@ async fn an_unknown_key_id_is_refused_and_jwks_refetches_are_rate_limited() {
     let s2 = setup(&idp.issuer, "");
     let login2 = login_with(&s2, &idp, "%2F", json!({})).await;
     let before = idp.hits_on("/jwks").len();
-    let r = s2
-        .plugin
-        .respond(&callback_req(&login2, "c", None))
-        .await
-        .unwrap();
+    let r = s2.callback(&login2).await;
     assert_eq!(r.status, 502, "unknown kid, refetch not yet allowed (30 s)");
     assert_eq!(idp.hits_on("/jwks").len(), before, "rate limited");
     // The first plugin has the key cached and signs in.
     let nonce = s.state(&login.state).await.unwrap().nonce;
-    idp.set(
-        "/token",
-        200,
-        idp.token_answer(&idp.id_token(json!({"nonce": nonce})), None),
-    );
-    let r = s
-        .plugin
-        .respond(&callback_req(&login, "c", None))
-        .await
-        .unwrap();
+    idp.answer_tokens(json!({"nonce": nonce}), None);
+    let r = s.callback(&login).await;
     assert_eq!(r.status, 302, "{}", body(&r));
 }
 
 #[tokio::test]
 async fn allow_rules_refuse_with_a_friendly_403() {
-    let idp = Idp::start(true);
-    let s = setup(
-        &idp.issuer,
-        "allow: {email_domains: [example.com], groups: [staff]}",
-    );
+    let (idp, s) = with_idp("allow: {email_domains: [example.com], groups: [staff]}");
     let login = login_with(
         &s,
         &idp,
@@ -227,11 +171,7 @@ async fn allow_rules_refuse_with_a_friendly_403() {
         json!({"sub": "bob", "email": "bob@other.example", "groups": []}),
     )
     .await;
-    let r = s
-        .plugin
-        .respond(&callback_req(&login, "c", None))
-        .await
-        .unwrap();
+    let r = s.callback(&login).await;
     assert_eq!(r.status, 403);
     assert!(body(&r).contains("Not allowed"));
     assert!(cookie_value(&r.headers, "bucketgate_session").is_none());
@@ -242,34 +182,25 @@ async fn allow_rules_refuse_with_a_friendly_403() {
         json!({"sub": "carol", "email": "carol@example.com", "groups": ["staff"]}),
     )
     .await;
-    let r = s
-        .plugin
-        .respond(&callback_req(&login, "c", None))
-        .await
-        .unwrap();
+    let r = s.callback(&login).await;
     assert_eq!(r.status, 302, "{}", body(&r));
     // A token without the subject claim.
     let s = setup(&idp.issuer, "subject_claim: preferred_username");
     let login = login_with(&s, &idp, "%2F", json!({})).await;
-    let r = s
-        .plugin
-        .respond(&callback_req(&login, "c", None))
-        .await
-        .unwrap();
+    let r = s.callback(&login).await;
     assert_eq!(r.status, 403);
 }
 
 #[tokio::test]
 async fn missing_or_foreign_binding_cookie_is_the_expired_page() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     let login = login_with(&s, &idp, "%2Fa%2Fb", json!({})).await;
     let no_cookie = request(
         "GET",
         &format!("{CALLBACK}?code=c&state={}", login.state),
         &[],
     );
-    let r = s.plugin.respond(&no_cookie).await.unwrap();
+    let r = s.answer(&no_cookie).await;
     assert_eq!(r.status, 200);
     assert!(body(&r).contains("Your sign-in expired"));
     assert!(
@@ -284,11 +215,7 @@ async fn missing_or_foreign_binding_cookie_is_the_expired_page() {
         binding: records::random_token().unwrap(),
         ..login
     };
-    let r = s
-        .plugin
-        .respond(&callback_req(&foreign, "c", None))
-        .await
-        .unwrap();
+    let r = s.callback(&foreign).await;
     assert_eq!(r.status, 200);
     assert!(body(&r).contains("Your sign-in expired"));
     assert!(idp.hits_on("/token").is_empty(), "no code was exchanged");
@@ -296,8 +223,7 @@ async fn missing_or_foreign_binding_cookie_is_the_expired_page() {
 
 #[tokio::test]
 async fn unknown_malformed_or_expired_states_are_the_expired_page() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (_idp, s) = with_idp("");
     for target in [
         format!(
             "{CALLBACK}?code=c&state={}",
@@ -307,7 +233,7 @@ async fn unknown_malformed_or_expired_states_are_the_expired_page() {
         format!("{CALLBACK}?code=c"),
         CALLBACK.to_string(),
     ] {
-        let r = s.plugin.respond(&get(&target)).await.unwrap();
+        let r = s.answer(&get(&target)).await;
         assert_eq!(r.status, 200, "{target}");
         assert!(body(&r).contains("Your sign-in expired"), "{target}");
         assert!(body(&r).contains("href=\"/_bucketgate/oidc/login?rd=%2F\""));
@@ -333,11 +259,7 @@ async fn unknown_malformed_or_expired_states_are_the_expired_page() {
         binding,
         location: String::new(),
     };
-    let r = s
-        .plugin
-        .respond(&callback_req(&login, "c", None))
-        .await
-        .unwrap();
+    let r = s.callback(&login).await;
     assert_eq!(r.status, 200);
     assert!(body(&r).contains("Your sign-in expired"));
     assert!(body(&r).contains("rd=%2Fx"));
@@ -345,62 +267,33 @@ async fn unknown_malformed_or_expired_states_are_the_expired_page() {
 
 #[tokio::test]
 async fn provider_errors_are_friendly_pages() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (_idp, s) = with_idp("");
     let login = start_login(&s, "/_bucketgate/oidc/login").await;
-    let req = request(
-        "GET",
-        &format!(
-            "{CALLBACK}?error=access_denied&error_description=%3Cb%3E&state={}",
-            login.state
-        ),
-        &[(
-            "cookie",
-            &format!("bucketgate_session_login={}", login.binding),
-        )],
+    let req = callback_request(
+        &login,
+        "error=access_denied&error_description=%3Cb%3E",
+        None,
     );
-    let r = s.plugin.respond(&req).await.unwrap();
+    let r = s.answer(&req).await;
     assert_eq!(r.status, 403);
     assert!(body(&r).contains("Sign-in was refused"));
     assert!(!body(&r).contains("<b>"));
     let login = start_login(&s, "/_bucketgate/oidc/login").await;
-    let req = request(
-        "GET",
-        &format!("{CALLBACK}?error=server_error&state={}", login.state),
-        &[(
-            "cookie",
-            &format!("bucketgate_session_login={}", login.binding),
-        )],
-    );
-    let r = s.plugin.respond(&req).await.unwrap();
+    let r = s
+        .answer(&callback_request(&login, "error=server_error", None))
+        .await;
     assert_eq!(r.status, 400);
     assert!(body(&r).contains("Sign-in failed") && body(&r).contains("Try again"));
 }
 
 #[tokio::test]
 async fn a_mint_login_ends_on_the_key_page_with_a_session() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "mint_keys: {ttl: 1h}");
-    let r = s.plugin.respond(&get("/data/?auth")).await.unwrap();
-    assert_eq!(r.status, 302);
-    let location = header(&r.headers, "location").unwrap();
-    let login = Login {
-        state: url_param(location, "state").unwrap(),
-        binding: cookie_value(&r.headers, "bucketgate_session_login").unwrap(),
-        location: location.to_string(),
-    };
+    let (idp, s) = with_idp("mint_keys: {ttl: 1h}");
+    let login = start_login(&s, "/data/?auth").await;
     let rec = s.state(&login.state).await.unwrap();
     assert_eq!(rec.mode, Mode::Mint { json: false });
-    idp.set(
-        "/token",
-        200,
-        idp.token_answer(&idp.id_token(json!({"nonce": rec.nonce})), None),
-    );
-    let r = s
-        .plugin
-        .respond(&callback_req(&login, "c", None))
-        .await
-        .unwrap();
+    idp.answer_tokens(json!({"nonce": rec.nonce}), None);
+    let r = s.callback(&login).await;
     assert_eq!(r.status, 200, "{}", body(&r));
     assert!(body(&r).contains("BG1TESTalice"));
     assert!(body(&r).contains("minted-secret"));

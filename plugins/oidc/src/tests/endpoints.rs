@@ -7,19 +7,16 @@ use crate::records::Mode;
 
 #[tokio::test]
 async fn logout_ends_the_session_and_goes_through_end_session() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     let token = idp.id_token(serde_json::json!({}));
     let id = s.insert_session(|r| r.id_token = Some(token.clone())).await;
     let r = s
-        .plugin
-        .respond(&with_session(
+        .answer(&with_session(
             "/_bucketgate/oidc/logout?rd=%2Fbye",
             &id,
             "text/html",
         ))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 302);
     assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
     assert!(s.session(&id).await.is_none(), "deleted locally");
@@ -42,33 +39,23 @@ async fn logout_ends_the_session_and_goes_through_end_session() {
         Verdict::Reject(_)
     ));
     // No rd: post_logout_url; an open-redirect rd becomes "/".
-    let r = s
-        .plugin
-        .respond(&get("/_bucketgate/oidc/logout"))
-        .await
-        .unwrap();
-    let location = header(&r.headers, "location").unwrap();
+    let r = s.answer(&get("/_bucketgate/oidc/logout")).await;
     assert_eq!(
-        url_param(location, "post_logout_redirect_uri").unwrap(),
+        location_param(&r.headers, "post_logout_redirect_uri"),
         format!("{SITE}/")
     );
     let r = s
-        .plugin
-        .respond(&get(
+        .answer(&get(
             "/_bucketgate/oidc/logout?rd=https%3A%2F%2Fevil.example%2F",
         ))
-        .await
-        .unwrap();
-    let location = header(&r.headers, "location").unwrap();
+        .await;
     assert_eq!(
-        url_param(location, "post_logout_redirect_uri").unwrap(),
+        location_param(&r.headers, "post_logout_redirect_uri"),
         format!("{SITE}/")
     );
     let r = s
-        .plugin
-        .respond(&request("DELETE", "/_bucketgate/oidc/logout", &[]))
-        .await
-        .unwrap();
+        .answer(&request("DELETE", "/_bucketgate/oidc/logout", &[]))
+        .await;
     assert_eq!(r.status, 405);
 }
 
@@ -78,35 +65,28 @@ async fn logout_without_end_session_redirects_locally() {
     let s = setup(&idp.issuer, "post_logout_url: /goodbye");
     let id = s.insert_session(|_| {}).await;
     let r = s
-        .plugin
-        .respond(&request(
+        .answer(&request(
             "POST",
             "/_bucketgate/oidc/logout",
             &[("cookie", &format!("bucketgate_session={id}"))],
         ))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 302);
     assert_eq!(header(&r.headers, "location"), Some("/goodbye"));
     assert!(s.session(&id).await.is_none());
     let r = s
-        .plugin
-        .respond(&get("/_bucketgate/oidc/logout?rd=%2F%2Fevil.example"))
-        .await
-        .unwrap();
+        .answer(&get("/_bucketgate/oidc/logout?rd=%2F%2Fevil.example"))
+        .await;
     assert_eq!(header(&r.headers, "location"), Some("/"));
 }
 
 #[tokio::test]
 async fn minting_with_a_session_answers_the_key_now() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "mint_keys: {ttl: 2h}\nrecheck: {interval: 0s}");
+    let (_idp, s) = with_idp("mint_keys: {ttl: 2h}\nrecheck: {interval: 0s}");
     let id = s.insert_session(|_| {}).await;
     let r = s
-        .plugin
-        .respond(&with_session("/data/?auth=json", &id, "*/*"))
-        .await
-        .unwrap();
+        .answer(&with_session("/data/?auth=json", &id, "*/*"))
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(header(&r.headers, "content-type"), Some("application/json"));
     assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
@@ -117,16 +97,12 @@ async fn minting_with_a_session_answers_the_key_now() {
     assert!(v["expires_at"].as_str().unwrap().ends_with('Z'));
     // Accept: application/json asks for JSON too; a browser gets HTML.
     let r = s
-        .plugin
-        .respond(&with_session("/?auth", &id, "application/json"))
-        .await
-        .unwrap();
+        .answer(&with_session("/?auth", &id, "application/json"))
+        .await;
     assert_eq!(header(&r.headers, "content-type"), Some("application/json"));
     let r = s
-        .plugin
-        .respond(&with_session("/data/?auth", &id, "text/html"))
-        .await
-        .unwrap();
+        .answer(&with_session("/data/?auth", &id, "text/html"))
+        .await;
     assert!(header(&r.headers, "content-type")
         .unwrap()
         .starts_with("text/html"));
@@ -147,11 +123,10 @@ async fn minting_with_a_session_answers_the_key_now() {
 
 #[tokio::test]
 async fn minting_without_a_session_starts_a_mint_login() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "mint_keys: {}");
-    let r = s.plugin.respond(&get("/data/?auth=json")).await.unwrap();
+    let (_idp, s) = with_idp("mint_keys: {}");
+    let r = s.answer(&get("/data/?auth=json")).await;
     assert_eq!(r.status, 302);
-    let state = url_param(header(&r.headers, "location").unwrap(), "state").unwrap();
+    let state = location_param(&r.headers, "state");
     let rec = s.state(&state).await.unwrap();
     assert_eq!(rec.mode, Mode::Mint { json: true });
     assert_eq!(rec.return_url, "/data/?auth=json");
@@ -176,14 +151,13 @@ async fn without_a_minter_auth_is_not_ours() {
 
 #[tokio::test]
 async fn the_virtual_host_form_signs_in_on_the_callback_host() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "mint_keys: {}");
+    let (idp, s) = with_idp("mint_keys: {}");
     let vhost = request(
         "GET",
         "/?auth=json",
         &[("host", "data.files.example.com"), ("accept", "text/html")],
     );
-    let r = s.plugin.respond(&vhost).await.unwrap();
+    let r = s.answer(&vhost).await;
     assert_eq!(r.status, 302);
     assert_eq!(
         header(&r.headers, "location"),
@@ -196,16 +170,14 @@ async fn the_virtual_host_form_signs_in_on_the_callback_host() {
     assert!(idp.hits.lock().unwrap().is_empty());
     // There, the login is a mint login.
     let r = s
-        .plugin
-        .respond(&request(
+        .answer(&request(
             "GET",
             "/_bucketgate/oidc/login?rd=%2F%3Fauth%3Djson&mint=json",
             &[("host", "files.example.com")],
         ))
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 302);
-    let state = url_param(header(&r.headers, "location").unwrap(), "state").unwrap();
+    let state = location_param(&r.headers, "state");
     assert_eq!(
         s.state(&state).await.unwrap().mode,
         Mode::Mint { json: true }
@@ -213,10 +185,8 @@ async fn the_virtual_host_form_signs_in_on_the_callback_host() {
     // Without a minter, `mint` on the login path is an ordinary login.
     let plain = setup(&idp.issuer, "");
     let r = plain
-        .plugin
-        .respond(&get("/_bucketgate/oidc/login?mint=json"))
-        .await
-        .unwrap();
-    let state = url_param(header(&r.headers, "location").unwrap(), "state").unwrap();
+        .answer(&get("/_bucketgate/oidc/login?mint=json"))
+        .await;
+    let state = location_param(&r.headers, "state");
     assert_eq!(plain.state(&state).await.unwrap().mode, Mode::Session);
 }

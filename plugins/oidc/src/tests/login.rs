@@ -1,19 +1,14 @@
 //! Starting a login: the redirect to the provider, the state record, the binding cookie.
 
-use bucketgate_plugin::Plugin;
-
 use super::support::*;
 use crate::records::{digest, Mode};
 
 #[tokio::test]
 async fn login_redirects_to_the_provider_with_pkce_state_and_nonce() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     let r = s
-        .plugin
-        .respond(&get("/_bucketgate/oidc/login?rd=%2Freport.pdf%3Fx%3D1"))
-        .await
-        .unwrap();
+        .answer(&get("/_bucketgate/oidc/login?rd=%2Freport.pdf%3Fx%3D1"))
+        .await;
     assert_eq!(r.status, 302);
     assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
     let location = header(&r.headers, "location").unwrap();
@@ -71,8 +66,7 @@ async fn login_redirects_to_the_provider_with_pkce_state_and_nonce() {
 
 #[tokio::test]
 async fn login_return_urls_never_leave_the_site() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     for rd in [
         "%2F%2Fevil.example",
         "https%3A%2F%2Fevil.example",
@@ -96,32 +90,27 @@ async fn login_return_urls_never_leave_the_site() {
 
 #[tokio::test]
 async fn cookies_are_secure_over_tls_or_a_trusted_proxy_only() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "trusted_proxies: [127.0.0.0/8]");
+    let (idp, s) = with_idp("trusted_proxies: [127.0.0.0/8]");
     let mut tls = get("/_bucketgate/oidc/login");
     tls.tls = true;
-    let r = s.plugin.respond(&tls).await.unwrap();
+    let r = s.answer(&tls).await;
     assert!(set_cookies(&r.headers)[0].ends_with("; Secure"));
     let proxied = request(
         "GET",
         "/_bucketgate/oidc/login",
         &[("x-forwarded-proto", "https")],
     );
-    let r = s.plugin.respond(&proxied).await.unwrap();
+    let r = s.answer(&proxied).await;
     assert!(set_cookies(&r.headers)[0].ends_with("; Secure"));
 
     let untrusted = setup(&idp.issuer, "trusted_proxies: [10.0.0.0/8]");
-    let r = untrusted.plugin.respond(&proxied).await.unwrap();
+    let r = untrusted.answer(&proxied).await;
     assert!(
         !set_cookies(&r.headers)[0].contains("Secure"),
         "peer 127.0.0.1 is not trusted"
     );
     let always = setup(&idp.issuer, "cookie: {secure: always}");
-    let r = always
-        .plugin
-        .respond(&get("/_bucketgate/oidc/login"))
-        .await
-        .unwrap();
+    let r = always.answer(&get("/_bucketgate/oidc/login")).await;
     assert!(set_cookies(&r.headers)[0].ends_with("; Secure"));
 }
 
@@ -132,11 +121,7 @@ async fn provider_down_is_a_friendly_503() {
     let issuer = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
     drop(closed);
     let s = setup(&issuer, "");
-    let r = s
-        .plugin
-        .respond(&get("/_bucketgate/oidc/login"))
-        .await
-        .unwrap();
+    let r = s.answer(&get("/_bucketgate/oidc/login")).await;
     assert_eq!(r.status, 503);
     assert!(body(&r).contains("Sign-in service unavailable"));
     assert_eq!(s.store.live(), 0, "no state stored");
@@ -144,8 +129,7 @@ async fn provider_down_is_a_friendly_503() {
 
 #[tokio::test]
 async fn discovery_is_fetched_once_and_cached() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     start_login(&s, "/_bucketgate/oidc/login").await;
     start_login(&s, "/_bucketgate/oidc/login").await;
     assert_eq!(idp.hits_on("/.well-known/openid-configuration").len(), 1);
@@ -169,10 +153,6 @@ async fn a_wrong_issuer_in_discovery_is_refused() {
         .to_string(),
     );
     let s = setup(&idp.issuer, "");
-    let r = s
-        .plugin
-        .respond(&get("/_bucketgate/oidc/login"))
-        .await
-        .unwrap();
+    let r = s.answer(&get("/_bucketgate/oidc/login")).await;
     assert_eq!(r.status, 503);
 }

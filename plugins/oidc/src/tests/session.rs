@@ -7,17 +7,9 @@ use serde_json::json;
 use super::support::*;
 use crate::records::{self, Mode};
 
-fn rejection(v: Verdict) -> bucketgate_plugin::Rejection {
-    match v {
-        Verdict::Reject(r) => r,
-        other => panic!("expected a rejection, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn browsers_without_a_session_go_to_the_login_returning_to_their_page() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     let r = rejection(s.auth(&get("/data/report.pdf?v=2")).await);
     assert_eq!(r.status, 302);
     let location = header(&r.headers, "location").unwrap();
@@ -33,8 +25,7 @@ async fn browsers_without_a_session_go_to_the_login_returning_to_their_page() {
 
 #[tokio::test]
 async fn non_browsers_get_401_and_other_credentials_are_not_mine() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "");
+    let (idp, s) = with_idp("");
     for req in [
         request("GET", "/data/x", &[("accept", "application/json")]),
         request("GET", "/data/x", &[("x-requested-with", "XMLHttpRequest")]),
@@ -77,8 +68,7 @@ async fn non_browsers_get_401_and_other_credentials_are_not_mine() {
 
 #[tokio::test]
 async fn tampered_unknown_and_expired_cookies_are_no_session() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "recheck: {interval: 0s}");
+    let (_idp, s) = with_idp("recheck: {interval: 0s}");
     let id = s.insert_session(|_| {}).await;
     assert!(matches!(
         s.auth(&with_session("/x", &id, "application/json")).await,
@@ -108,20 +98,12 @@ async fn tampered_unknown_and_expired_cookies_are_no_session() {
     let expired = s
         .insert_session(|r| r.expires_at = records::now() - 1)
         .await;
-    assert_eq!(
-        rejection(
-            s.auth(&with_session("/x", &expired, "application/json"))
-                .await
-        )
-        .status,
-        401
-    );
+    assert_eq!(s.api_refusal(&expired).await, 401);
 }
 
 #[tokio::test]
 async fn a_session_record_altered_in_the_store_is_refused() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "recheck: {interval: 0s}");
+    let (_idp, s) = with_idp("recheck: {interval: 0s}");
     let id = s.insert_session(|_| {}).await;
     let key = records::session_key(&id);
     use crate::store::SessionStore;
@@ -131,31 +113,20 @@ async fn a_session_record_altered_in_the_store_is_refused() {
         .put(&key, raw, std::time::Duration::from_secs(60))
         .await
         .unwrap();
-    assert_eq!(
-        rejection(s.auth(&with_session("/x", &id, "application/json")).await).status,
-        401
-    );
+    assert_eq!(s.api_refusal(&id).await, 401);
 }
 
 #[tokio::test]
 async fn recheck_by_refresh_keeps_good_users_and_drops_revoked_ones() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "recheck: {interval: 60s}");
+    let (idp, s) = with_idp("recheck: {interval: 60s}");
     let stale = records::now() - 61;
-    let id = s
-        .insert_session(|r| {
-            r.refresh_token = Some("rt-1".into());
-            r.last_check = stale;
-            r.last_ok = stale;
-        })
-        .await;
+    let id = s.insert_checked_at(stale, Some("rt-1")).await;
     // The provider refreshes: new tokens, a new ID token for the same subject.
-    let refreshed = idp.id_token(json!({"email": "alice@example.com", "groups": ["x"]}));
-    idp.set("/token", 200, idp.token_answer(&refreshed, Some("rt-2")));
-    assert!(matches!(
-        s.auth(&with_session("/x", &id, "text/html")).await,
-        Verdict::Authenticated(_)
-    ));
+    idp.answer_tokens(
+        json!({"email": "alice@example.com", "groups": ["x"]}),
+        Some("rt-2"),
+    );
+    assert!(s.browser_signed_in(&id).await);
     let sent = idp.hits_on("/token");
     assert_eq!(sent.len(), 1);
     assert!(sent[0].contains("grant_type=refresh_token") && sent[0].contains("refresh_token=rt-1"));
@@ -164,163 +135,76 @@ async fn recheck_by_refresh_keeps_good_users_and_drops_revoked_ones() {
     assert_eq!(rec.claims["groups"], json!(["x"]));
     assert!(rec.last_ok >= records::now() - 1);
     // Not due again: no provider call.
-    assert!(matches!(
-        s.auth(&with_session("/x", &id, "text/html")).await,
-        Verdict::Authenticated(_)
-    ));
+    assert!(s.browser_signed_in(&id).await);
     assert_eq!(idp.hits_on("/token").len(), 1);
 
     // Revoked: the next due re-check is refused and the session is gone.
-    let id = s
-        .insert_session(|r| {
-            r.refresh_token = Some("rt-1".into());
-            r.last_check = stale;
-            r.last_ok = stale;
-        })
-        .await;
+    let id = s.insert_checked_at(stale, Some("rt-1")).await;
     idp.set("/token", 400, r#"{"error":"invalid_grant"}"#);
-    let r = rejection(s.auth(&with_session("/x", &id, "application/json")).await);
-    assert_eq!(r.status, 401);
+    assert_eq!(s.api_refusal(&id).await, 401);
     assert!(s.session(&id).await.is_none(), "deleted");
 }
 
 #[tokio::test]
 async fn a_refreshed_token_for_another_subject_or_no_longer_allowed_ends_the_session() {
-    let idp = Idp::start(true);
-    let s = setup(
-        &idp.issuer,
-        "recheck: {interval: 60s}\nallow: {groups: [staff]}",
-    );
+    let (idp, s) = with_idp("recheck: {interval: 60s}\nallow: {groups: [staff]}");
     let stale = records::now() - 61;
-    let make = || {
-        s.insert_session(|r| {
-            r.refresh_token = Some("rt".into());
-            r.last_check = stale;
-            r.last_ok = stale;
-        })
-    };
+    let make = || s.insert_checked_at(stale, Some("rt"));
     let id = make().await;
-    idp.set(
-        "/token",
-        200,
-        idp.token_answer(
-            &idp.id_token(json!({"sub": "mallory", "groups": ["staff"]})),
-            None,
-        ),
-    );
-    assert_eq!(
-        rejection(s.auth(&with_session("/x", &id, "application/json")).await).status,
-        401
-    );
+    idp.answer_tokens(json!({"sub": "mallory", "groups": ["staff"]}), None);
+    assert_eq!(s.api_refusal(&id).await, 401);
     let id = make().await;
-    idp.set(
-        "/token",
-        200,
-        idp.token_answer(&idp.id_token(json!({"groups": []})), None),
-    );
-    assert_eq!(
-        rejection(s.auth(&with_session("/x", &id, "application/json")).await).status,
-        401
-    );
+    idp.answer_tokens(json!({"groups": []}), None);
+    assert_eq!(s.api_refusal(&id).await, 401);
     assert!(s.session(&id).await.is_none());
 }
 
 #[tokio::test]
 async fn recheck_by_userinfo() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "recheck: {interval: 60s, method: userinfo}");
+    let (idp, s) = with_idp("recheck: {interval: 60s, method: userinfo}");
     let stale = records::now() - 61;
-    let session = |refresh: bool| {
-        s.insert_session(move |r| {
-            r.refresh_token = refresh.then(|| "rt".into());
-            r.last_check = stale;
-            r.last_ok = stale;
-        })
-    };
+    let session = |refresh: bool| s.insert_checked_at(stale, refresh.then_some("rt"));
     idp.set("/me", 200, r#"{"sub":"alice"}"#);
     let id = session(true).await;
-    assert!(matches!(
-        s.auth(&with_session("/x", &id, "text/html")).await,
-        Verdict::Authenticated(_)
-    ));
+    assert!(s.browser_signed_in(&id).await);
     assert_eq!(idp.hits_on("/me").len(), 1);
     assert!(idp.hits_on("/token").is_empty(), "userinfo, not refresh");
     // Userinfo for another subject, or a 401: the session ends.
     idp.set("/me", 200, r#"{"sub":"mallory"}"#);
     let id = session(false).await;
-    assert_eq!(
-        rejection(s.auth(&with_session("/x", &id, "application/json")).await).status,
-        401
-    );
+    assert_eq!(s.api_refusal(&id).await, 401);
     idp.set("/me", 401, r#"{"error":"invalid_token"}"#);
     let id = session(false).await;
-    assert_eq!(
-        rejection(s.auth(&with_session("/x", &id, "application/json")).await).status,
-        401
-    );
+    assert_eq!(s.api_refusal(&id).await, 401);
     assert!(s.session(&id).await.is_none());
 
     // The default method (refresh) falls back to userinfo without a refresh token.
     let d = setup(&idp.issuer, "recheck: {interval: 60s}");
     idp.set("/me", 200, r#"{"sub":"alice"}"#);
-    let id = d
-        .insert_session(|r| {
-            r.last_check = stale;
-            r.last_ok = stale;
-        })
-        .await;
+    let id = d.insert_checked_at(stale, None).await;
     let before = idp.hits_on("/me").len();
-    assert!(matches!(
-        d.auth(&with_session("/x", &id, "text/html")).await,
-        Verdict::Authenticated(_)
-    ));
+    assert!(d.browser_signed_in(&id).await);
     assert_eq!(idp.hits_on("/me").len(), before + 1);
 }
 
 #[tokio::test]
 async fn provider_trouble_keeps_serving_within_three_intervals_then_refuses() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "recheck: {interval: 60s, method: userinfo}");
+    let (idp, s) = with_idp("recheck: {interval: 60s, method: userinfo}");
     idp.set("/me", 503, "unavailable");
     let now = records::now();
-    let recent = s
-        .insert_session(|r| {
-            r.last_check = now - 61;
-            r.last_ok = now - 61;
-        })
-        .await;
-    assert!(matches!(
-        s.auth(&with_session("/x", &recent, "text/html")).await,
-        Verdict::Authenticated(_)
-    ));
+    let recent = s.insert_checked_at(now - 61, None).await;
+    assert!(s.browser_signed_in(&recent).await);
     let rec = s.session(&recent).await.unwrap();
     assert!(rec.last_check > rec.last_ok, "the failure is recorded");
-    let old = s
-        .insert_session(|r| {
-            r.last_check = now - 181;
-            r.last_ok = now - 181;
-        })
-        .await;
-    assert_eq!(
-        rejection(s.auth(&with_session("/x", &old, "application/json")).await).status,
-        401
-    );
+    let old = s.insert_checked_at(now - 181, None).await;
+    assert_eq!(s.api_refusal(&old).await, 401);
 }
 
 #[tokio::test]
 async fn recheck_off_never_calls_the_provider() {
-    let idp = Idp::start(true);
-    let s = setup(&idp.issuer, "recheck: {interval: 0s}");
-    let id = s
-        .insert_session(|r| {
-            r.last_check = 0;
-            r.last_ok = 0;
-        })
-        .await;
-    assert!(matches!(
-        s.auth(&with_session("/x", &id, "text/html")).await,
-        Verdict::Authenticated(_)
-    ));
+    let (idp, s) = with_idp("recheck: {interval: 0s}");
+    let id = s.insert_checked_at(0, None).await;
+    assert!(s.browser_signed_in(&id).await);
     assert!(idp.hits.lock().unwrap().is_empty());
     // And the plugin answers nothing itself for ordinary paths.
     assert!(

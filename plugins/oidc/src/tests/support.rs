@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use bucketgate_plugin::{Grant, LocalResponse, Plugin, RequestView, Verdict};
+use bucketgate_plugin::{Grant, LocalResponse, Plugin, Rejection, RequestView, Verdict};
 use serde_json::{json, Value};
 
 use crate::records::{self, Records, SessionRecord, StateRecord};
@@ -128,6 +128,16 @@ impl Idp {
         jsonwebtoken::encode(&header, &all, &key).unwrap()
     }
 
+    /// Makes the token endpoint answer with an ID token for `claims` (see [`Idp::id_token`])
+    /// and `refresh` as the refresh token.
+    pub fn answer_tokens(&self, claims: Value, refresh: Option<&str>) {
+        self.set(
+            "/token",
+            200,
+            self.token_answer(&self.id_token(claims), refresh),
+        );
+    }
+
     /// The token endpoint's answer: this ID token, an access and a refresh token.
     pub fn token_answer(&self, id_token: &str, refresh: Option<&str>) -> String {
         let mut v = json!({
@@ -208,6 +218,13 @@ grants: [{{bucket: data, prefix: \"users/{{sub}}/\", operations: [read, list]}}]
     serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
 }
 
+/// A provider (with an end-session endpoint) and the plugin under test on it, with `extra`.
+pub fn with_idp(extra: &str) -> (Idp, Setup) {
+    let idp = Idp::start(true);
+    let s = setup(&idp.issuer, extra);
+    (idp, s)
+}
+
 pub fn setup(issuer: &str, extra: &str) -> Setup {
     let store = Arc::new(MemoryStore::default());
     let minter = Arc::new(RecordingMinter::default());
@@ -275,6 +292,12 @@ pub fn cookie_value(headers: &[(String, String)], name: &str) -> Option<String> 
     })
 }
 
+/// The decoded query parameter `name` of the response's `location`.
+pub fn location_param(headers: &[(String, String)], name: &str) -> String {
+    let location = header(headers, "location").expect("a location");
+    url_param(location, name).unwrap_or_else(|| panic!("no {name} in {location}"))
+}
+
 /// The decoded query parameter `name` of URL `url`.
 pub fn url_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
@@ -304,7 +327,68 @@ pub async fn start_login(s: &Setup, target: &str) -> Login {
     }
 }
 
+/// A callback request for `login` with `query` (before its `state`), the login's binding
+/// cookie and any extra cookie.
+pub fn callback_request(login: &Login, query: &str, extra_cookie: Option<&str>) -> RequestView {
+    let mut cookie = format!("bucketgate_session_login={}", login.binding);
+    if let Some(c) = extra_cookie {
+        cookie.push_str("; ");
+        cookie.push_str(c);
+    }
+    request(
+        "GET",
+        &format!("{CALLBACK}?{query}&state={}", login.state),
+        &[("accept", "text/html"), ("cookie", &cookie)],
+    )
+}
+
+/// The rejection in a verdict.
+pub fn rejection(v: Verdict) -> Rejection {
+    match v {
+        Verdict::Reject(r) => r,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
 impl Setup {
+    /// The plugin's own answer to `req`, which must be one.
+    pub async fn answer(&self, req: &RequestView) -> LocalResponse {
+        self.plugin
+            .respond(req)
+            .await
+            .expect("the plugin answers this request itself")
+    }
+
+    /// The answer to `login`'s callback with code `c`.
+    pub async fn callback(&self, login: &Login) -> LocalResponse {
+        self.answer(&callback_request(login, "code=c", None)).await
+    }
+
+    /// Whether a browser request to `/x` with session `id` is authenticated.
+    pub async fn browser_signed_in(&self, id: &str) -> bool {
+        matches!(
+            self.auth(&with_session("/x", id, "text/html")).await,
+            Verdict::Authenticated(_)
+        )
+    }
+
+    /// The status an API request (`Accept: application/json`) to `/x` with session `id` is
+    /// refused with (it must be refused).
+    pub async fn api_refusal(&self, id: &str) -> u16 {
+        rejection(self.auth(&with_session("/x", id, "application/json")).await).status
+    }
+
+    /// Stores a session last checked (successfully) at `at`, with `refresh` as its refresh
+    /// token; its cookie value.
+    pub async fn insert_checked_at(&self, at: u64, refresh: Option<&str>) -> String {
+        self.insert_session(|r| {
+            r.refresh_token = refresh.map(str::to_string);
+            r.last_check = at;
+            r.last_ok = at;
+        })
+        .await
+    }
+
     pub async fn state(&self, state: &str) -> Option<StateRecord> {
         self.records.get(&records::state_key(state)).await.unwrap()
     }
