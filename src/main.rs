@@ -2,12 +2,14 @@
 //! `nginx -t`. Both load the config the same way and print every problem with file, line and
 //! column; `run` never starts half-configured.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
+use bucketgate::access_log;
 use bucketgate::app::{self, RunFlags};
 use bucketgate::config;
 use bucketgate::keys_cli::{self, Format};
@@ -223,10 +225,18 @@ fn keys(command: KeysCommand) -> ExitCode {
     }
 }
 
-/// `RUST_LOG` wins over the config's level.
+/// `RUST_LOG` wins over the config's level. Access lines skip env_logger where they come out the
+/// same without it (src/access_log.rs).
 fn init_logging(level: &str) {
     let env = env_logger::Env::default().default_filter_or(level);
     env_logger::Builder::from_env(env)
         .format_timestamp_millis()
         .init();
+    // The filter spec env_logger just parsed: RUST_LOG when set (and UTF-8), else the level.
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| level.to_owned());
+    access_log::write_directly(access_log::env_logger_writes_plain(
+        &filter,
+        |name| std::env::var_os(name),
+        std::io::stderr().is_terminal(),
+    ));
 }

@@ -19,6 +19,10 @@ pub const DEFAULT_REFRESH_SECONDS: u64 = 300;
 pub const MIN_REFRESH_SECONDS: u64 = 10;
 /// Largest accepted `refresh_seconds` (a day).
 pub const MAX_REFRESH_SECONDS: u64 = 86_400;
+/// Default for `cache_seconds`.
+pub const DEFAULT_CACHE_SECONDS: u64 = 60;
+/// Largest accepted `cache_seconds`.
+pub const MAX_CACHE_SECONDS: u64 = 3600;
 
 /// The `jwt:` section of a route's `auth` list.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +51,9 @@ pub struct JwtConfig {
     /// A claim holding a JSON array of `{bucket, prefix, operations}` grants.
     #[serde(default)]
     pub grants_claim: Option<String>,
+    /// How long a verified token is remembered (never past its `exp`); 0 verifies every time.
+    #[serde(default = "default_cache_seconds")]
+    pub cache_seconds: u64,
 }
 
 /// One entry of `keys`: exactly one of `pem_file`, `secret`, `jwks_file`, `jwks_url`.
@@ -260,6 +267,10 @@ fn default_leeway() -> u64 {
     DEFAULT_LEEWAY_SECONDS
 }
 
+fn default_cache_seconds() -> u64 {
+    DEFAULT_CACHE_SECONDS
+}
+
 fn default_token_from() -> Vec<TokenSource> {
     vec![TokenSource::Header]
 }
@@ -295,6 +306,12 @@ impl JwtConfig {
             problems.push(ConfigProblem::new(
                 "leeway_seconds",
                 format!("at most {MAX_LEEWAY_SECONDS} seconds"),
+            ));
+        }
+        if self.cache_seconds > MAX_CACHE_SECONDS {
+            problems.push(ConfigProblem::new(
+                "cache_seconds",
+                format!("at most {MAX_CACHE_SECONDS} seconds (0 disables the cache)"),
             ));
         }
         if self.token_from.is_empty() {

@@ -15,6 +15,7 @@ use jsonwebtoken::DecodingKey;
 use serde_json::Value;
 
 use crate::config::{Algorithm, KeyConfig};
+use crate::hmac_key::HmacKey;
 use crate::jwks;
 
 /// The smallest RSA modulus accepted, in bits.
@@ -29,7 +30,40 @@ pub struct VerifyKey {
     pub kid: Option<String>,
     /// The only algorithm this key verifies.
     pub alg: Algorithm,
-    pub key: DecodingKey,
+    pub key: KeyMaterial,
+}
+
+/// What verifies: an HMAC key keyed once, or a public key for jsonwebtoken.
+#[derive(Clone)]
+pub enum KeyMaterial {
+    Hmac(Box<HmacKey>),
+    Public(DecodingKey),
+}
+
+/// Whether two key lists are the same keys in the same order (ids, algorithms and key
+/// material). Only public keys are compared by value: HMAC keys come from `secret` alone and
+/// never change at run time, so two HMAC keys never count as the same here.
+pub fn same_keys(a: &[VerifyKey], b: &[VerifyKey]) -> bool {
+    use jsonwebtoken::DecodingKeyKind as K;
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.kid == y.kid
+                && x.alg == y.alg
+                && match (&x.key, &y.key) {
+                    (KeyMaterial::Public(x), KeyMaterial::Public(y)) => {
+                        x.family() == y.family()
+                            && match (x.kind(), y.kind()) {
+                                (K::SecretOrDer(x), K::SecretOrDer(y)) => x == y,
+                                (
+                                    K::RsaModulusExponent { n: xn, e: xe },
+                                    K::RsaModulusExponent { n: yn, e: ye },
+                                ) => xn == yn && xe == ye,
+                                _ => false,
+                            }
+                    }
+                    _ => false,
+                }
+        })
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -51,7 +85,7 @@ pub fn load_static(index: usize, entry: &KeyConfig) -> Result<Vec<VerifyKey>, Co
         return Ok(vec![VerifyKey {
             kid: entry.kid.clone(),
             alg,
-            key,
+            key: KeyMaterial::Hmac(Box::new(key)),
         }]);
     }
     if let (Some(file), Some(alg)) = (&entry.pem_file, entry.algorithm) {
@@ -61,7 +95,7 @@ pub fn load_static(index: usize, entry: &KeyConfig) -> Result<Vec<VerifyKey>, Co
         return Ok(vec![VerifyKey {
             kid: entry.kid.clone(),
             alg,
-            key,
+            key: KeyMaterial::Public(key),
         }]);
     }
     if let Some(file) = &entry.jwks_file {
@@ -98,7 +132,7 @@ fn read_key_file(file: &str) -> Result<String, String> {
 }
 
 /// An HMAC key from a configured secret; the only way an HMAC key is made.
-pub fn secret_key(secret: &[u8], alg: Algorithm) -> Result<DecodingKey, String> {
+pub fn secret_key(secret: &[u8], alg: Algorithm) -> Result<HmacKey, String> {
     if !alg.is_hmac() {
         return Err(format!("{alg} is not an HMAC algorithm"));
     }
@@ -109,7 +143,7 @@ pub fn secret_key(secret: &[u8], alg: Algorithm) -> Result<DecodingKey, String> 
             alg.min_secret_len()
         ));
     }
-    Ok(DecodingKey::from_secret(secret))
+    HmacKey::new(secret, alg).ok_or_else(|| format!("{alg} is not an HMAC algorithm"))
 }
 
 /// A public key in PEM for `alg`: SPKI (`PUBLIC KEY`) for every family, or PKCS#1
@@ -324,7 +358,11 @@ fn jwk_key_inner(jwk: &Value, pin: Option<Algorithm>) -> Result<VerifyKey, Skip>
             )))
         }
     };
-    Ok(VerifyKey { kid, alg, key })
+    Ok(VerifyKey {
+        kid,
+        alg,
+        key: KeyMaterial::Public(key),
+    })
 }
 
 /// A bounded, printable prefix of an untrusted string, for messages and logs.

@@ -8,13 +8,20 @@
 //! token yields an [`Identity`] whose grants come from the configured templates and, optionally,
 //! from a claim.
 //!
+//! A token that verified is remembered for `cache_seconds` (never past its `exp`), so a client
+//! sending the same token on every request pays for its verification once (`cache`).
+//!
 //! Modules: `config` (the YAML section and its checks), `keys` (PEM, secret and JWK keys),
-//! `jwks` (JWKS documents), `remote` (`jwks_url` sets and their refresher thread), `token`
-//! (finding the token, reading its header), `verify` (signatures), `claims` (claim checks; grants come
-//! from the plugin API's `grants_from_claims`).
+//! `hmac_key` (HMAC keys keyed once), `jwks` (JWKS documents), `remote` (`jwks_url` sets and
+//! their refresher thread), `token` (finding the token, reading its header), `verify`
+//! (signatures), `claims` (claim checks; grants come from the plugin API's
+//! `grants_from_claims`), `cache` (verified tokens), `clock` (now, settable in tests).
 
+mod cache;
 mod claims;
+mod clock;
 mod config;
+mod hmac_key;
 mod jwks;
 mod keys;
 mod remote;
@@ -24,8 +31,10 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bucketgate_plugin::{
@@ -34,6 +43,8 @@ use bucketgate_plugin::{
 
 pub use config::{Algorithm, JwtConfig, KeyConfig, Secret, TokenSource};
 
+use cache::TokenCache;
+use clock::Clock;
 use keys::VerifyKey;
 use remote::{Refresher, RemoteSet, Timing};
 
@@ -54,6 +65,12 @@ pub struct JwtPlugin {
     remote: Vec<Arc<RemoteSet>>,
     /// The refresher thread's handle; dropping it stops the thread.
     refresher: Option<Refresher>,
+    /// Tokens that verified, with their identity; shared with `remote`, which clears it.
+    cache: Arc<TokenCache>,
+    clock: Clock,
+    /// How many tokens went through full verification (cache misses).
+    #[cfg(test)]
+    verifications: AtomicUsize,
 }
 
 impl std::fmt::Debug for JwtPlugin {
@@ -78,9 +95,21 @@ impl JwtPlugin {
     }
 
     pub(crate) fn with_timing(cfg: &JwtConfig, timing: Timing) -> Result<JwtPlugin, ConfigProblem> {
+        let cache = TokenCache::new(cfg.cache_seconds);
+        JwtPlugin::with_parts(cfg, timing, Clock::System, cache)
+    }
+
+    /// The plugin with a given refresher pace, clock and (empty) cache.
+    pub(crate) fn with_parts(
+        cfg: &JwtConfig,
+        timing: Timing,
+        clock: Clock,
+        cache: TokenCache,
+    ) -> Result<JwtPlugin, ConfigProblem> {
         if let Some(problem) = cfg.validate().into_iter().next() {
             return Err(problem);
         }
+        let cache = Arc::new(cache);
         let mut static_keys = Vec::new();
         let mut remote = Vec::new();
         for (i, entry) in cfg.keys.iter().enumerate() {
@@ -90,6 +119,7 @@ impl JwtPlugin {
                     url.clone(),
                     entry.algorithm,
                     Duration::from_secs(entry.refresh_seconds()),
+                    Arc::clone(&cache),
                 )));
             }
         }
@@ -107,11 +137,31 @@ impl JwtPlugin {
             static_keys,
             remote,
             refresher,
+            cache,
+            clock,
+            #[cfg(test)]
+            verifications: AtomicUsize::new(0),
         })
     }
 
-    /// The identity of a token, or why it is refused (a log reason, never holding the token).
-    fn check(&self, token: &str) -> Result<Identity, String> {
+    /// The identity of a token at `now`, or why it is refused (a log reason, never holding the
+    /// token): from the cache, or verified and then cached.
+    fn identify(&self, token: &str) -> Result<Identity, String> {
+        let now = self.clock.now();
+        if let Some(identity) = self.cache.get(token, now) {
+            return Ok(identity);
+        }
+        // Read before the keys: a key-set change from now on refuses the insertion.
+        let generation = self.cache.generation();
+        let identity = self.check(token, now)?;
+        self.cache.insert(token, &identity, now, generation);
+        Ok(identity)
+    }
+
+    /// Full verification of a token at `now`: its header, its signature, its claims.
+    fn check(&self, token: &str, now: u64) -> Result<Identity, String> {
+        #[cfg(test)]
+        self.verifications.fetch_add(1, Ordering::SeqCst);
         let header = token::header(token)?;
         let remote_keys: Vec<Arc<Vec<VerifyKey>>> = self.remote.iter().map(|r| r.keys()).collect();
         let all_keys = || {
@@ -126,7 +176,7 @@ impl JwtPlugin {
             }
         }
         let claims = verify::verify(token, &header, all_keys())?;
-        let subject = claims::check(&claims, &self.rules, unix_now())?;
+        let subject = claims::check(&claims, &self.rules, now)?;
         let grants = bucketgate_plugin::grants_from_claims(
             &claims,
             &self.templates,
@@ -139,13 +189,6 @@ impl JwtPlugin {
             grants,
         })
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn rejection(log_reason: String) -> Rejection {
@@ -167,7 +210,7 @@ impl Plugin for JwtPlugin {
         let Some(token) = token::find(req, &self.sources) else {
             return Verdict::NotMine;
         };
-        match self.check(&token) {
+        match self.identify(&token) {
             Ok(identity) => Verdict::Authenticated(identity),
             Err(reason) => Verdict::Reject(rejection(reason)),
         }

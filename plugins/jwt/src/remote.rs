@@ -1,17 +1,20 @@
 //! `jwks_url` key sets: fetched over http(s) by one background thread per plugin, and swapped
-//! in whole, so `authenticate` only ever takes a read lock long enough to clone an `Arc`.
+//! in whole, so `authenticate` only ever takes a read lock long enough to clone an `Arc`. A
+//! fetch that changes a set clears the plugin's cache of verified tokens, so a key removed at
+//! the provider stops working within one refresh.
 //!
 //! The thread refreshes each set every `refresh_seconds`, retries a failed fetch sooner, and
 //! refreshes early (at most once per [`Timing::min_early`]) when a token names an unknown `kid`
 //! (a key rotation). It ends when its plugin is dropped.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use crate::cache::TokenCache;
 use crate::config::Algorithm;
 use crate::jwks;
-use crate::keys::VerifyKey;
+use crate::keys::{same_keys, VerifyKey};
 
 /// The largest JWKS document accepted.
 const MAX_DOCUMENT_BYTES: u64 = 1 << 20;
@@ -50,16 +53,24 @@ pub struct RemoteSet {
     pub pin: Option<Algorithm>,
     pub refresh: Duration,
     keys: RwLock<Arc<Vec<VerifyKey>>>,
+    /// The plugin's verified tokens: cleared when the keys change.
+    cache: Arc<TokenCache>,
 }
 
 impl RemoteSet {
-    pub fn new(url: String, pin: Option<Algorithm>, refresh: Duration) -> RemoteSet {
+    pub fn new(
+        url: String,
+        pin: Option<Algorithm>,
+        refresh: Duration,
+        cache: Arc<TokenCache>,
+    ) -> RemoteSet {
         RemoteSet {
             label: without_userinfo(&url),
             url,
             pin,
             refresh,
             keys: RwLock::new(Arc::new(Vec::new())),
+            cache,
         }
     }
 
@@ -71,11 +82,19 @@ impl RemoteSet {
         }
     }
 
+    /// Swaps `keys` in; when they differ from the current ones, then clears the token cache
+    /// (in that order: a verification that read the old keys read the cache's generation
+    /// before, and its insertion is refused).
     fn store(&self, keys: Vec<VerifyKey>) {
         let keys = Arc::new(keys);
-        match self.keys.write() {
-            Ok(mut slot) => *slot = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
+        let changed = {
+            let mut slot = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+            let changed = !same_keys(&slot, &keys);
+            *slot = keys;
+            changed
+        };
+        if changed {
+            self.cache.clear();
         }
     }
 

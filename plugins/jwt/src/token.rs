@@ -2,6 +2,8 @@
 //! its JOSE header before any key is chosen. Nothing here trusts the token: the header only
 //! selects candidate keys, each pinned to its own algorithm.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use bucketgate_plugin::RequestView;
@@ -13,16 +15,25 @@ use crate::keys::truncate;
 /// The longest token read; a longer one is rejected unread.
 pub const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
-/// The first token found in `sources`, in order. Empty values count as absent.
-pub fn find(req: &RequestView, sources: &[TokenSource]) -> Option<String> {
+/// The first token found in `sources`, in order. Empty values count as absent. Borrowed from
+/// the request unless it had to be decoded (a query parameter).
+pub fn find<'r>(req: &'r RequestView, sources: &[TokenSource]) -> Option<Cow<'r, str>> {
     sources.iter().find_map(|source| {
         let token = match source {
-            TokenSource::Header => bearer(req.header("authorization")?)?.to_owned(),
-            TokenSource::Query(name) => req.query_param(name)?,
-            TokenSource::Cookie(name) => req.cookie(name)?.trim_matches('"').to_owned(),
+            TokenSource::Header => {
+                // The constant header name: no parsing of "authorization" per request.
+                let value = req.headers.get(http::header::AUTHORIZATION)?;
+                Cow::Borrowed(bearer(value.to_str().ok()?)?)
+            }
+            TokenSource::Query(name) => Cow::Owned(req.query_param(name)?),
+            TokenSource::Cookie(name) => Cow::Borrowed(req.cookie(name)?.trim_matches('"')),
         };
-        let token = token.trim();
-        (!token.is_empty()).then(|| token.to_owned())
+        match token {
+            Cow::Borrowed(t) => Some(Cow::Borrowed(t.trim())),
+            Cow::Owned(t) if t.trim().len() == t.len() => Some(Cow::Owned(t)),
+            Cow::Owned(t) => Some(Cow::Owned(t.trim().to_owned())),
+        }
+        .filter(|t| !t.is_empty())
     })
 }
 

@@ -2,7 +2,8 @@
 //! algorithm, same `kid` when both have one), checking the signature with each in turn, and
 //! only then reading the payload. Claims are checked afterwards, by `claims.rs`.
 //!
-//! jsonwebtoken is used for the signature alone (`crypto::verify`): its claim validation is
+//! HMAC signatures are checked with keys keyed once (`hmac_key.rs`); for public keys
+//! jsonwebtoken is used for the signature alone (`crypto::verify`). Its claim validation is
 //! replaced by ours, which gives a precise reason for every failure.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,8 +11,11 @@ use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 
 use crate::claims::Claims;
-use crate::keys::{truncate, VerifyKey};
+use crate::hmac_key::NotBase64;
+use crate::keys::{truncate, KeyMaterial, VerifyKey};
 use crate::token::Header;
+
+const NOT_BASE64: &str = "malformed token: signature is not base64url";
 
 /// Whether `key` may verify a token with this header.
 pub fn is_candidate(key: &VerifyKey, header: &Header) -> bool {
@@ -35,24 +39,32 @@ pub fn verify<'a>(
     let mut tried = 0usize;
     for key in keys.into_iter().filter(|k| is_candidate(k, header)) {
         tried += 1;
-        match jsonwebtoken::crypto::verify(
-            signature,
-            message.as_bytes(),
-            &key.key,
-            key.alg.to_jwt(),
-        ) {
-            Ok(true) => return payload(message),
-            Ok(false) => {}
-            Err(e) => match e.kind() {
-                ErrorKind::Base64(_) => {
-                    return Err("malformed token: signature is not base64url".into())
-                }
-                other => log::debug!(
-                    "jwt: key kid {:?} / alg {} cannot verify: {other:?}",
-                    key.kid,
-                    key.alg
-                ),
+        let verified = match &key.key {
+            KeyMaterial::Hmac(hmac) => hmac
+                .verify(message.as_bytes(), signature)
+                .map_err(|NotBase64| NOT_BASE64)?,
+            KeyMaterial::Public(public) => match jsonwebtoken::crypto::verify(
+                signature,
+                message.as_bytes(),
+                public,
+                key.alg.to_jwt(),
+            ) {
+                Ok(verified) => verified,
+                Err(e) => match e.kind() {
+                    ErrorKind::Base64(_) => return Err(NOT_BASE64.into()),
+                    other => {
+                        log::debug!(
+                            "jwt: key kid {:?} / alg {} cannot verify: {other:?}",
+                            key.kid,
+                            key.alg
+                        );
+                        false
+                    }
+                },
             },
+        };
+        if verified {
+            return payload(message);
         }
     }
     if tried == 0 {

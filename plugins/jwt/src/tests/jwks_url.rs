@@ -1,5 +1,6 @@
 //! `jwks_url`: the keys are fetched from a tiny HTTP server in the test, at start and again
-//! early when a token names an unknown `kid`; an unreachable URL does not stop the plugin.
+//! early when a token names an unknown `kid`; a key the provider drops stops working even for
+//! a token already cached; an unreachable URL does not stop the plugin.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -103,6 +104,43 @@ fn unknown_kid_triggers_an_early_refresh() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_key_removed_at_the_provider_stops_working_despite_the_cache() {
+    // First the full set, then (after a rotation) the set without the RSA key.
+    let full: serde_json::Value = serde_json::from_str(&jwks_text()).unwrap();
+    let without_rsa = serde_json::json!({"keys": [full["keys"][1], full["keys"][2]]});
+    let (url, requests, server) = serve(vec![full.to_string(), without_rsa.to_string()]);
+    let p = plugin_fast(&format!(
+        "keys: [{{jwks_url: \"{url}\", refresh_seconds: 3600}}]\ncache_seconds: 3600"
+    ));
+    requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    let token = sign(A::RS256, &rsa_key(), Some("rsa1"), &claims());
+    accepted(&p, &token);
+    accepted(&p, &token);
+    assert_eq!(verifications(&p), 1, "the token is cached");
+    // An unknown kid asks for an early refresh, which drops rsa1.
+    rejected(
+        &p,
+        &sign(A::ES256, &ec256_key(), Some("rotated"), &claims()),
+        "no key for kid",
+    );
+    requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    server.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match authenticate(&p, &bearer(&token)) {
+            Verdict::Reject(r) => {
+                assert!(r.log_reason.contains("no key for kid \"rsa1\""), "{r:?}");
+                break;
+            }
+            other => assert!(Instant::now() < deadline, "still {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The keys still published still work.
+    accepted(&p, &sign(A::ES256, &ec256_key(), Some("ec1"), &claims()));
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! keys of `testdata/` (see testdata/README.md).
 
 mod algorithms;
+mod cache;
 mod grants;
+mod hmac_keys;
 mod jwks_url;
 mod rejections;
 mod sources;

@@ -3,7 +3,8 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,6 +13,8 @@ use bucketgate_plugin::{Identity, Plugin, Rejection, RequestView, Verdict};
 use jsonwebtoken::{Algorithm as A, EncodingKey, Header};
 use serde_json::{json, Value};
 
+use crate::cache::TokenCache;
+use crate::clock::Clock;
 use crate::remote::Timing;
 use crate::{JwtConfig, JwtPlugin};
 
@@ -46,7 +49,7 @@ pub fn ed_key() -> EncodingKey {
 }
 
 pub fn now() -> u64 {
-    crate::unix_now()
+    crate::clock::unix_now()
 }
 
 /// Claims of a token valid for ten minutes, for subject alice.
@@ -116,6 +119,22 @@ pub fn plugin_fast(yaml: &str) -> JwtPlugin {
         retry: std::time::Duration::from_millis(200),
     };
     JwtPlugin::with_timing(&config(yaml), timing).unwrap()
+}
+
+/// A plugin whose clock is the returned cell (set to `now()` to start), with `cache` as its
+/// token cache (None: the one its config asks for).
+pub fn plugin_with_clock(yaml: &str, cache: Option<TokenCache>) -> (JwtPlugin, Arc<AtomicU64>) {
+    let cfg = config(yaml);
+    let time = Arc::new(AtomicU64::new(now()));
+    let cache = cache.unwrap_or_else(|| TokenCache::new(cfg.cache_seconds));
+    let plugin =
+        JwtPlugin::with_parts(&cfg, Timing::default(), Clock::Manual(time.clone()), cache).unwrap();
+    (plugin, time)
+}
+
+/// How many tokens the plugin verified in full (its cache misses).
+pub fn verifications(plugin: &JwtPlugin) -> usize {
+    plugin.verifications.load(Ordering::SeqCst)
 }
 
 pub fn request(headers: &[(&str, &str)], query: &str) -> RequestView {
