@@ -166,8 +166,19 @@ impl Gateway {
                     },
                 );
             }
+            // Another process may hold the port (Pingora then retries the bind and logs "is in
+            // use"): only a /healthz answered on a socket this child listens on counts.
+            let log = gw.log();
+            if log.contains("is in use") {
+                gw.stop(Duration::from_secs(1));
+                return Err(StartError::AddrInUse(format!(
+                    "{} was taken by another process.\nlog:\n{log}",
+                    gw.addr
+                )));
+            }
             match probe_healthz(&gw.addr) {
-                Ok(200) => return Ok(gw),
+                Ok(200) if listens_on(gw.pid(), &gw.addr) => return Ok(gw),
+                Ok(200) => last = "/healthz answered 200 from another process".into(),
                 Ok(s) => last = format!("/healthz answered {s}"),
                 Err(e) => last = e,
             }
@@ -314,6 +325,35 @@ enum StartError {
 fn tail(s: &str, lines: usize) -> String {
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// Whether process `pid` holds a listening TCP socket on `addr`'s port (from /proc: the
+/// socket inodes of its fds against the LISTEN entries of /proc/net/tcp).
+fn listens_on(pid: u32, addr: &str) -> bool {
+    let Some(port) = addr.rsplit(':').next().and_then(|p| p.parse::<u16>().ok()) else {
+        return false;
+    };
+    let want = format!(":{port:04X}");
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return true; // no /proc: cannot tell, trust /healthz
+    };
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            (f.len() > 9 && f[1].ends_with(&want) && f[3] == "0A").then(|| f[9].to_string())
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            let t = target.to_string_lossy();
+            inodes.iter().any(|i| t == format!("socket:[{i}]"))
+        })
+    })
 }
 
 /// A 127.0.0.1 port nobody listens on right now.
