@@ -38,6 +38,7 @@ use pingora_core::protocols::l4::socket::SocketAddr;
 use pingora_error::Error;
 use pingora_proxy::Session;
 
+use crate::civil::civil_from_days;
 use crate::failure::is_client_gone;
 use crate::gateway::Gateway;
 use crate::proxy::RequestCtx;
@@ -269,21 +270,6 @@ fn push_digits(buf: &mut String, n: u64, width: u32) {
         let digit = (n / 10u64.pow(i) % 10) as u8;
         buf.push(char::from(b'0' + digit));
     }
-}
-
-/// (year, month, day) of a day count since 1970-01-01, proleptic Gregorian (Howard Hinnant's
-/// `civil_from_days`, for days ≥ 0).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod app;
 pub mod auth;
 pub mod authorize;
+pub mod civil;
 pub mod config;
 pub mod cors;
 pub mod failure;

@@ -25,6 +25,8 @@ use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHAN
 use pingora_http::RequestHeader;
 use sha2::{Digest, Sha256};
 
+use crate::civil::civil_from_days;
+
 pub(super) type HmacSha256 = Hmac<Sha256>;
 
 /// The payload hash to sign when the body is streamed without hashing it first.
@@ -579,20 +581,6 @@ fn put_digits(out: &mut [u8], mut n: u64) {
         *slot = b'0' + (n % 10) as u8;
         n /= 10;
     }
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

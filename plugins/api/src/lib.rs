@@ -12,10 +12,12 @@
 //! - [`S3Request`], [`ResponseTranslator`] and [`BodyTranslator`], the translation seam.
 
 mod grant;
+mod log_url;
 mod request;
 mod translate;
 
 pub use grant::{grants_from_claims, Grant, GrantTemplate, Operation, Operations};
+pub use log_url::without_userinfo;
 pub use request::RequestView;
 pub use translate::{BodyTranslator, ResponseHead, ResponseTranslator, S3Request};
 

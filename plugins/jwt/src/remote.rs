@@ -11,6 +11,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
+use bucketgate_plugin::without_userinfo;
+
 use crate::cache::TokenCache;
 use crate::config::Algorithm;
 use crate::jwks;
@@ -247,30 +249,4 @@ fn later(now: Instant, after: Duration) -> Instant {
     now.checked_add(after)
         .or_else(|| now.checked_add(Duration::from_secs(86_400)))
         .unwrap_or(now)
-}
-
-/// `scheme://user:pass@host/...` without `user:pass@`.
-fn without_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::without_userinfo;
-
-    #[test]
-    fn userinfo_is_not_logged() {
-        assert_eq!(
-            without_userinfo("https://u:p@idp.example/jwks?x=@"),
-            "https://idp.example/jwks?x=@"
-        );
-        assert_eq!(without_userinfo("http://h/a@b"), "http://h/a@b");
-    }
 }

@@ -146,14 +146,4 @@ impl Cidr {
     }
 }
 
-/// `scheme://user:pass@host/...` without `user:pass@`, for logs.
-pub fn without_userinfo(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
+pub use bucketgate_plugin::without_userinfo;

@@ -159,14 +159,7 @@ impl Records {
 mod tests {
     use super::*;
     use crate::store::MemoryStore;
-
-    fn block<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(f)
-    }
+    use crate::tests::support::block;
 
     fn state() -> StateRecord {
         StateRecord {

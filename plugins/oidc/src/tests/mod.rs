@@ -7,4 +7,4 @@ mod endpoints;
 mod login;
 mod redis;
 mod session;
-mod support;
+pub(crate) mod support;

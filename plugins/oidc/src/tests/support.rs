@@ -29,6 +29,15 @@ const JWKS: &str = include_str!("../../../jwt/testdata/jwks.json");
 /// One recorded request to the provider: path and body.
 pub type Hit = (String, String);
 
+/// Runs `f` to completion on a fresh current-thread runtime, for synchronous unit tests.
+pub fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 /// An HTTP provider on 127.0.0.1: answers each path with what the test set.
 pub struct Idp {
     pub issuer: String,
