@@ -51,8 +51,8 @@ curl -i http://{listen}/files/../etc/passwd --path-as-is   # 400, never reaches 
 curl -i http://{listen}/readyz\n\nCtrl-C to stop.\n",
         dir.display()
     );
-    match bucketgate::app::build(cfg, Default::default()) {
-        Ok(server) => server.run_forever(),
+    match bucketgate::app::build(cfg, Default::default(), &conf) {
+        Ok(built) => built.run(),
         Err(why) => {
             eprintln!("{why}");
             std::process::exit(1);

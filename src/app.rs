@@ -1,16 +1,19 @@
 //! Builds the Pingora server from a validated config: the listeners, the proxy service and the
 //! background services (upstream resolution and health checks, drain watch), then runs it.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use pingora_core::server::configuration::{Opt, ServerConf};
-use pingora_core::server::Server;
+use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
 
 use crate::auth;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use crate::health::DrainWatch;
+use crate::lifecycle::Signals;
+use crate::live::Live;
 use crate::proxy::Proxy;
 use crate::upstream::Pools;
 
@@ -45,7 +48,7 @@ fn num_threads() -> usize {
 /// Builds the server; nothing listens until [`Server::run_forever`]. Fails (before anything
 /// listens) only when an auth plugin or the access keys cannot load what `check` validated a
 /// moment ago.
-pub fn build(cfg: Config, flags: RunFlags) -> Result<Server, String> {
+pub fn build(cfg: Config, flags: RunFlags, config_path: &Path) -> Result<Built, String> {
     let chains = auth::build::chains(&cfg)?;
     let keys = crate::s3::access_keys::AccessKeyStore::from_config(&cfg.access_keys)?;
     let conf = server_conf(&cfg, flags);
@@ -66,12 +69,12 @@ pub fn build(cfg: Config, flags: RunFlags) -> Result<Server, String> {
         .map(|l| l.address.0.to_string())
         .collect();
     let gateway = Arc::new(Gateway::new(cfg, pools, chains, keys));
+    let draining = gateway.draining.clone();
+    let live = Arc::new(Live::new(gateway, config_path.to_path_buf()));
 
     let mut proxy = pingora_proxy::http_proxy_service_with_name(
         &server.configuration,
-        Proxy {
-            gateway: gateway.clone(),
-        },
+        Proxy { live: live.clone() },
         "bucketgate",
     );
     for addr in &listeners {
@@ -81,9 +84,24 @@ pub fn build(cfg: Config, flags: RunFlags) -> Result<Server, String> {
         .into_iter()
         .map(|service| server.add_service(service))
         .collect();
-    server.add_service(background_service("drain watch", DrainWatch(gateway)));
+    server.add_service(background_service("drain watch", DrainWatch(draining)));
     // Listeners open only after every pool's first name resolution, so the first requests
     // never meet an empty pool.
     server.add_service(proxy).add_dependencies(&pool_handles);
-    Ok(server)
+    Ok(Built { server, live })
+}
+
+/// A server ready to run, and the handle its signals reload.
+pub struct Built {
+    pub server: Server,
+    pub live: Arc<Live>,
+}
+
+impl Built {
+    /// Serves until a shutdown signal (see [`crate::lifecycle`]) has run its course.
+    pub fn run(self) {
+        self.server.run(RunArgs {
+            shutdown_signal: Box::new(Signals { live: self.live }),
+        });
+    }
 }

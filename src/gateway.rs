@@ -34,8 +34,9 @@ pub struct Gateway {
     pub markers: MarkerSealer,
     /// Upstream connections bucketgate opens itself (DeleteObjects), outside the proxy flow.
     pub connector: Connector,
-    /// Set once shutdown begins; `/readyz` then answers 503.
-    pub draining: AtomicBool,
+    /// Set once shutdown begins; `/readyz` then answers 503. Shared by every gateway a reload
+    /// builds, so the flag survives a swap.
+    pub draining: Arc<AtomicBool>,
 }
 
 impl Gateway {
@@ -72,7 +73,7 @@ impl Gateway {
             pools,
             route_pools,
             chains,
-            draining: AtomicBool::new(false),
+            draining: Arc::new(AtomicBool::new(false)),
         }
     }
 

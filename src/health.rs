@@ -2,7 +2,7 @@
 //! not draining), answered before route matching so load balancers never need credentials.
 //! These two paths are reserved on every host.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -49,8 +49,9 @@ fn readiness(gateway: &Gateway) -> (u16, serde_json::Value) {
     }
 }
 
-/// Flips the gateway to draining when Pingora broadcasts shutdown.
-pub struct DrainWatch(pub Arc<Gateway>);
+/// Flips the gateway to draining when Pingora broadcasts shutdown (the signal watch in
+/// [`crate::lifecycle`] normally did so already, before the listeners closed).
+pub struct DrainWatch(pub Arc<AtomicBool>);
 
 #[async_trait]
 impl BackgroundService for DrainWatch {
@@ -60,7 +61,8 @@ impl BackgroundService for DrainWatch {
                 break;
             }
         }
-        self.0.draining.store(true, Ordering::Relaxed);
-        log::info!("shutdown started: /readyz now answers 503");
+        if !self.0.swap(true, Ordering::Relaxed) {
+            log::info!("shutdown started: /readyz now answers 503");
+        }
     }
 }

@@ -175,8 +175,11 @@ fn run(args: RunArgs) -> ExitCode {
         upgrade: args.upgrade,
         test: args.test,
     };
-    match app::build(cfg, flags) {
-        Ok(server) => server.run_forever(),
+    match app::build(cfg, flags, &args.conf) {
+        Ok(built) => {
+            built.run();
+            ExitCode::SUCCESS
+        }
         Err(why) => {
             eprintln!("bucketgate: {why}");
             ExitCode::FAILURE

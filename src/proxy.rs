@@ -34,6 +34,7 @@ use crate::frontend::upstream_errors::{self, MappedError};
 use crate::gateway::Gateway;
 use crate::header_policy;
 use crate::health;
+use crate::live::Live;
 use crate::reply::{self, Reject};
 use crate::route::strip_port;
 use crate::s3::sign::{encode_key_path, normalize_query, UNSIGNED_PAYLOAD};
@@ -44,6 +45,8 @@ const ERROR_BODY_CAP: usize = 4096;
 
 /// Per-request state shared by the phases.
 pub struct RequestCtx {
+    /// The config this request runs under, fixed at its start even if a reload swaps it.
+    pub gw: Arc<Gateway>,
     pub start: Instant,
     /// Index of the matched route.
     pub route: Option<usize>,
@@ -79,7 +82,9 @@ pub struct ErrorRewrite {
 }
 
 pub struct Proxy {
-    pub gateway: Arc<Gateway>,
+    /// The gateway of the current config; a reload swaps it, and each request keeps the one
+    /// it started with (`RequestCtx::gw`).
+    pub live: Arc<Live>,
 }
 
 #[async_trait]
@@ -88,6 +93,7 @@ impl ProxyHttp for Proxy {
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
+            gw: self.live.current(),
             start: Instant::now(),
             route: None,
             object: None,
@@ -106,10 +112,11 @@ impl ProxyHttp for Proxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        if health::handle(session, &self.gateway).await? {
+        let gw = ctx.gw.clone();
+        if health::handle(session, &gw).await? {
             return Ok(true);
         }
-        let found = match self.find_route(session) {
+        let found = match Self::find_route(&gw, session) {
             Ok(found) => found,
             Err(reject) => {
                 reply::send_reject(session, &reject).await?;
@@ -120,7 +127,7 @@ impl ProxyHttp for Proxy {
         if self.cors(session, ctx, found.index).await? {
             return Ok(true);
         }
-        if self.gateway.config.routes[found.index].frontend == Frontend::S3 {
+        if gw.config.routes[found.index].frontend == Frontend::S3 {
             return self.s3_request(session, ctx, &found).await;
         }
         if let Err(reject) = self.plan_files(session, ctx, &found) {
@@ -130,7 +137,7 @@ impl ProxyHttp for Proxy {
         let Some(obj) = ctx.object.as_ref() else {
             return Err(Error::explain(ErrorType::InternalError, "no route planned"));
         };
-        match authorize::authorize(session, &self.gateway, found.index, obj).await? {
+        match authorize::authorize(session, &gw, found.index, obj).await? {
             Decision::Proceed(identity) => {
                 ctx.identity = identity;
                 Ok(false)
@@ -172,13 +179,14 @@ impl ProxyHttp for Proxy {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
+        let gw = ctx.gw.clone();
         ctx.connect_attempts += 1;
         let (Some(route), Some(pool)) = (ctx.route, self.pool(ctx)) else {
             return Err(Error::explain(ErrorType::InternalError, "no route planned"));
         };
         let bucket = match ctx.s3.as_ref() {
             Some(plan) => &plan.bucket,
-            None => &self.gateway.config.routes[route].bucket,
+            None => &gw.config.routes[route].bucket,
         };
         // Like nginx's "no live upstreams": a 502, while /readyz says which pool is down.
         let target = pool.pick(bucket).ok_or_else(|| {
@@ -200,6 +208,7 @@ impl ProxyHttp for Proxy {
         req: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        let gw = ctx.gw.clone();
         let Some(host) = ctx.upstream_host.as_ref() else {
             return Err(Error::explain(
                 ErrorType::InternalError,
@@ -216,7 +225,7 @@ impl ProxyHttp for Proxy {
                 "no upstream planned",
             ));
         };
-        let bucket = &self.gateway.config.routes[route].bucket;
+        let bucket = &gw.config.routes[route].bucket;
         let target = pool.object_path(bucket, &encode_key_path(&obj.key));
         req.set_uri(upstream_uri(target, &obj.query)?);
         header_policy::filter_request(req);
@@ -231,13 +240,14 @@ impl ProxyHttp for Proxy {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        let gw = ctx.gw.clone();
         if resp.status.as_u16() < 200 {
             return Ok(());
         }
         self.shape_response(resp, ctx)?;
         if let (Some(origin), Some(policy)) = (
             ctx.cors_origin.as_deref(),
-            ctx.route.and_then(|r| self.gateway.cors[r].as_ref()),
+            ctx.route.and_then(|r| gw.cors[r].as_ref()),
         ) {
             policy.decorate(resp, origin)?;
         }
@@ -251,6 +261,7 @@ impl ProxyHttp for Proxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
+        let gw = ctx.gw.clone();
         if let (Some(plan), Some(state)) = (ctx.s3.as_ref(), ctx.s3_body.as_mut()) {
             // Object bodies stream through untouched; only rewritten bodies need the rest.
             let passes = matches!(state, s3::response::BodyState::Pass);
@@ -259,7 +270,7 @@ impl ProxyHttp for Proxy {
                 let request_id = ctx.request_id.as_deref().unwrap_or("-");
                 s3::response::on_body(
                     plan,
-                    &self.gateway.markers,
+                    &gw.markers,
                     state,
                     body,
                     end_of_stream,
@@ -327,6 +338,7 @@ impl ProxyHttp for Proxy {
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let gw = ctx.gw.clone();
         if let (Some(rewrite), Some(pool)) = (ctx.error.as_ref(), self.pool(ctx)) {
             if rewrite.mapped.our_fault {
                 let code = upstream_errors::s3_error_code(&rewrite.upstream_body);
@@ -337,8 +349,8 @@ impl ProxyHttp for Proxy {
                 );
             }
         }
-        if self.gateway.config.server.access_log {
-            access_log::log(session, e, ctx, &self.gateway);
+        if gw.config.server.access_log {
+            access_log::log(session, e, ctx, &gw);
         }
     }
 }
@@ -358,7 +370,7 @@ impl Proxy {
         if let Some(plan) = ctx.s3.as_ref() {
             return Some(&plan.pool);
         }
-        ctx.route.map(|i| &self.gateway.route_pools[i])
+        ctx.route.map(|i| &ctx.gw.route_pools[i])
     }
 
     /// Matches the route by host and raw path.
@@ -395,7 +407,8 @@ impl Proxy {
         ctx: &mut RequestCtx,
         route: usize,
     ) -> Result<bool> {
-        let Some(policy) = self.gateway.cors[route].as_ref() else {
+        let gw = ctx.gw.clone();
+        let Some(policy) = gw.cors[route].as_ref() else {
             return Ok(false);
         };
         let req = session.req_header();
@@ -409,7 +422,7 @@ impl Proxy {
                 Preflight::Refused(why) => {
                     log::info!(
                         "cors preflight refused: route={} {why}",
-                        self.gateway.route_name(route)
+                        gw.route_name(route)
                     );
                     let reject = Reject::new(403, "cors_refused", &why);
                     reply::send_reject(session, &reject).await?;
@@ -423,7 +436,7 @@ impl Proxy {
         Ok(false)
     }
 
-    fn find_route(&self, session: &Session) -> Result<Found, Reject> {
+    fn find_route(gw: &Gateway, session: &Session) -> Result<Found, Reject> {
         let req = session.req_header();
         let host = req
             .headers
@@ -435,8 +448,7 @@ impl Proxy {
         let path_end = raw.iter().position(|&b| b == b'?').unwrap_or(raw.len());
         let path = std::str::from_utf8(&raw[..path_end])
             .map_err(|_| Reject::bad_request("invalid_key", "path is not valid UTF-8"))?;
-        let (index, rest) = self
-            .gateway
+        let (index, rest) = gw
             .routes
             .find(host, path)
             .ok_or_else(|| Reject::new(404, "no_route", "no route serves this path"))?;
@@ -467,7 +479,7 @@ impl Proxy {
                 .and_then(|v| v.to_str().ok()),
             chunked: req.headers.contains_key(http::header::TRANSFER_ENCODING),
         };
-        let route = &self.gateway.config.routes[found.index];
+        let route = &ctx.gw.config.routes[found.index];
         ctx.object = Some(files::plan(route, &client)?);
         Ok(())
     }
@@ -479,13 +491,14 @@ impl Proxy {
         ctx: &mut RequestCtx,
         found: &Found,
     ) -> Result<bool> {
-        if authorize::s3_sign_in(session, &self.gateway, found.index).await? {
+        let gw = ctx.gw.clone();
+        if authorize::s3_sign_in(session, &gw, found.index).await? {
             return Ok(true);
         }
         let request_id = s3::error::new_request_id();
         let decision = s3::handle(
             session,
-            &self.gateway,
+            &gw,
             found.index,
             &found.host,
             &found.rest,

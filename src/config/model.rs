@@ -73,6 +73,9 @@ pub struct ServerConfig {
     pub grace_period_seconds: u64,
     /// Seconds that in-flight requests get to finish during a graceful shutdown.
     pub graceful_shutdown_timeout_seconds: u64,
+    /// After SIGTERM, seconds that `/readyz` answers 503 while the listeners still serve, so
+    /// load balancers stop sending before the listeners close.
+    pub drain_notice_seconds: u64,
     /// Where `-d` writes the PID.
     pub pid_file: String,
     /// The socket used to hand listeners over during `run -u`.
@@ -93,6 +96,7 @@ impl Default for ServerConfig {
             threads: None,
             grace_period_seconds: 5,
             graceful_shutdown_timeout_seconds: 5,
+            drain_notice_seconds: 2,
             pid_file: "/tmp/bucketgate.pid".into(),
             upgrade_sock: "/tmp/bucketgate_upgrade.sock".into(),
             upstream_keepalive_pool_size: 128,
@@ -111,8 +115,9 @@ pub struct Listener {
     pub address: SocketAddrString,
 }
 
-/// A pool of S3 endpoints that share addressing, region and credentials.
-#[derive(Debug, Clone, Deserialize)]
+/// A pool of S3 endpoints that share addressing, region and credentials. `PartialEq` lets a
+/// reload keep the pools whose settings did not change.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Upstream {
     /// One or more `host:port` endpoints; requests are balanced over the healthy ones.
@@ -201,7 +206,7 @@ fn default_health_interval() -> u64 {
 }
 
 /// Upstream credentials. `Debug` never prints the secret or the token.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     pub access_key_id: String,

@@ -29,6 +29,8 @@ pub struct Pool {
     connect_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
+    /// For pools built by a reload: stops their resolution and health checks with the pool.
+    pub background: Option<super::background::Stopper>,
 }
 
 /// The chosen backend for one request, with the `Host` header that goes with it.
@@ -75,6 +77,7 @@ impl Pool {
             connect_timeout: Duration::from_millis(cfg.connect_timeout_ms),
             read_timeout: Duration::from_millis(cfg.read_timeout_ms),
             write_timeout: Duration::from_millis(cfg.write_timeout_ms),
+            background: None,
         };
         (pool, service)
     }
@@ -143,6 +146,9 @@ fn bracket_v6(host: &str) -> String {
 /// Every pool of the config, by name, plus the background services that keep them fresh.
 pub struct Pools {
     pub by_name: BTreeMap<String, Arc<Pool>>,
+    /// The config each pool was built from, so a reload keeps the pools that did not change
+    /// (with their health state and connections).
+    pub configs: BTreeMap<String, Upstream>,
 }
 
 impl Pools {
@@ -156,7 +162,34 @@ impl Pools {
             by_name.insert(name.clone(), Arc::new(pool));
             services.push(service);
         }
-        (Pools { by_name }, services)
+        let configs = upstreams.clone();
+        (Pools { by_name, configs }, services)
+    }
+
+    /// The pools of a reloaded config: unchanged ones are shared with `old`, new or changed ones
+    /// are built with their background loop spawned on the current runtime.
+    pub fn rebuild(upstreams: &BTreeMap<String, Upstream>, old: &Pools) -> Pools {
+        let mut by_name = BTreeMap::new();
+        for (name, cfg) in upstreams {
+            let kept = old
+                .by_name
+                .get(name)
+                .filter(|_| old.configs.get(name) == Some(cfg));
+            let pool = match kept {
+                Some(pool) => pool.clone(),
+                None => {
+                    let (mut pool, service) = Pool::new(name, cfg);
+                    pool.background = Some(super::background::spawn(service.task()));
+                    log::info!("upstream {name}: new or changed, resolving its endpoints");
+                    Arc::new(pool)
+                }
+            };
+            by_name.insert(name.clone(), pool);
+        }
+        Pools {
+            by_name,
+            configs: upstreams.clone(),
+        }
     }
 
     /// Names of pools with no usable backend; empty when all are ready.

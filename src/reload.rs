@@ -1,0 +1,105 @@
+//! Config reload (SIGHUP): read and validate the YAML again, build a complete new gateway (auth
+//! chains, access keys, pools), and only then swap it in. Any problem leaves the running config
+//! untouched and is logged with its file, line and column, like `bucketgate check`.
+//!
+//! What a running process cannot change (listening addresses, threads, the PID file, the
+//! upgrade socket, the error log, the keep-alive pool size) is reported as needing an upgrade
+//! (`SIGQUIT` + `bucketgate run -u`), which re-reads everything.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{self, Config};
+use crate::gateway::Gateway;
+use crate::live::Live;
+use crate::s3::access_keys::AccessKeyStore;
+use crate::upstream::Pools;
+
+/// How long a reload waits for the names of new or changed pools to resolve.
+const RESOLVE_WAIT: Duration = Duration::from_secs(5);
+
+/// Reloads `live` from its config file; `Err` says why the old config is still serving.
+pub async fn reload(live: &Live) -> Result<(), String> {
+    let path = live.config_path.clone();
+    let cfg = config::load(&path).map_err(|problems| {
+        let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        format!("{} problem(s): {}", lines.len(), lines.join("; "))
+    })?;
+    let old = live.current();
+    for what in needs_upgrade(&old.config, &cfg) {
+        log::warn!("reload: {what} changed; it takes effect only after an upgrade (SIGQUIT + run -u) or a restart");
+    }
+    // Plugins may read files and fetch key sets while they are built: off the async threads.
+    let built = tokio::task::spawn_blocking(move || {
+        let chains = crate::auth::build::chains(&cfg)?;
+        let keys = AccessKeyStore::from_config(&cfg.access_keys)?;
+        Ok::<_, String>((cfg, chains, keys))
+    })
+    .await
+    .map_err(|e| format!("building the new config failed: {e}"))??;
+    let (cfg, chains, keys) = built;
+    let pools = Pools::rebuild(&cfg.upstreams, &old.pools);
+    wait_for_resolution(&pools).await?;
+    let mut gateway = Gateway::new(cfg, pools, chains, keys);
+    gateway.draining = old.draining.clone();
+    live.replace(Arc::new(gateway));
+    Ok(())
+}
+
+/// New pools start empty; serving from them before their names resolve would answer 502.
+async fn wait_for_resolution(pools: &Pools) -> Result<(), String> {
+    let deadline = Instant::now() + RESOLVE_WAIT;
+    loop {
+        let empty: Vec<&str> = pools
+            .by_name
+            .values()
+            .filter(|p| p.backend_count() == 0)
+            .map(|p| p.name.as_str())
+            .collect();
+        if empty.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "no endpoint of upstream(s) {} resolved within {}s",
+                empty.join(", "),
+                RESOLVE_WAIT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Settings a running process keeps until it is upgraded or restarted.
+fn needs_upgrade(old: &Config, new: &Config) -> Vec<&'static str> {
+    let (a, b) = (&old.server, &new.server);
+    let addrs = |c: &Config| -> Vec<String> {
+        c.listeners
+            .iter()
+            .map(|l| l.address.0.to_string())
+            .collect()
+    };
+    let mut changed = Vec::new();
+    if addrs(old) != addrs(new) {
+        changed.push("listeners");
+    }
+    if a.threads != b.threads {
+        changed.push("server.threads");
+    }
+    if a.pid_file != b.pid_file {
+        changed.push("server.pid_file");
+    }
+    if a.upgrade_sock != b.upgrade_sock {
+        changed.push("server.upgrade_sock");
+    }
+    if a.error_log != b.error_log {
+        changed.push("server.error_log");
+    }
+    if a.upstream_keepalive_pool_size != b.upstream_keepalive_pool_size {
+        changed.push("server.upstream_keepalive_pool_size");
+    }
+    if a.log_level != b.log_level {
+        changed.push("server.log_level");
+    }
+    changed
+}
