@@ -164,7 +164,7 @@ fn derive(example: &str, example_bucket: &str, bucket: &str) -> String {
         .replace(listen, "  - address: {listen}\n")
         .replacen(
             "server:\n",
-            "server:\n  pid_file: {dir}/bucketgate.pid\n  upgrade_sock: {dir}/upgrade.sock\n",
+            "server:\n  drain_notice_seconds: 0\n  pid_file: {dir}/bucketgate.pid\n  upgrade_sock: {dir}/upgrade.sock\n",
             1,
         )
         .replace(

@@ -29,6 +29,7 @@ server:
   threads: 2
   grace_period_seconds: 0
   graceful_shutdown_timeout_seconds: 1
+  drain_notice_seconds: 0
   pid_file: {dir}/bucketgate.pid
   upgrade_sock: {dir}/upgrade.sock
   log_level: info
