@@ -300,6 +300,78 @@ impl Gateway {
     }
 }
 
+/// A `bucketgate run -u` started on a running gateway's config, to take over its listening
+/// sockets when the gateway gets SIGQUIT. Killed when dropped.
+pub struct Successor {
+    child: Child,
+    log_path: PathBuf,
+}
+
+impl Gateway {
+    /// Starts the successor of a zero-downtime upgrade; returns once it waits on the upgrade
+    /// socket (`server.upgrade_sock`, which must be `{dir}/upgrade.sock`), so a SIGQUIT to this
+    /// gateway can follow at once.
+    #[track_caller]
+    pub fn spawn_successor(&self) -> Successor {
+        let log_path = self.dir().join("successor.log");
+        let log = File::create(&log_path).expect("creating the successor log");
+        let mut cmd = Command::new(Gateway::bin());
+        cmd.arg("run")
+            .arg("-u")
+            .arg("-c")
+            .arg(&self.config_path)
+            .current_dir(self.dir())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("cloning the log handle"))
+            .stderr(log)
+            .env("RUST_LOG", "info");
+        let child = spawn_tied_to_this_process(cmd).expect("spawning the successor");
+        let sock = self.dir().join("upgrade.sock");
+        let deadline = Instant::now() + START_TIMEOUT;
+        while !sock.exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the successor did not open {} within {START_TIMEOUT:?}",
+                sock.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Successor { child, log_path }
+    }
+}
+
+impl Successor {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read(&self.log_path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Whether the successor holds the listening socket of `addr`.
+    pub fn listens_on(&self, addr: &str) -> bool {
+        listens_on(self.pid(), addr)
+    }
+}
+
+impl Drop for Successor {
+    fn drop(&mut self) {
+        send_signal(self.child.id(), "INT");
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.stop(STOP_TIMEOUT);
