@@ -61,3 +61,62 @@ fn run_test_flag_loads_everything_and_exits() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("Server Test passed"), "{out}");
 }
+
+/// conf/bucketgate.service runs commands this binary accepts: every bucketgate command line of
+/// the unit (with `-d` swapped for `-t`, so `run` loads everything and exits) succeeds on a
+/// valid config; and `systemd-analyze verify` finds nothing wrong beyond the binary not being
+/// installed here.
+#[test]
+fn systemd_unit_commands_are_accepted() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/conf/bucketgate.service"
+    ))
+    .expect("conf/bucketgate.service");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = config(dir.path(), "bucket: data");
+    let mut commands = 0;
+    for line in unit.lines().filter(|l| !l.starts_with('#')) {
+        let Some((key, cmd)) = line.split_once('=') else {
+            continue;
+        };
+        let Some(args) = cmd.strip_prefix("/usr/local/bin/bucketgate ") else {
+            continue;
+        };
+        assert!(key.starts_with("Exec"), "{line}");
+        let args: Vec<&str> = args
+            .split_whitespace()
+            .map(|a| match a {
+                "/etc/bucketgate/bucketgate.yaml" => conf.to_str().unwrap(),
+                "-d" => "-t",
+                other => other,
+            })
+            .collect();
+        let (code, out) = bucketgate(&args);
+        assert_eq!(code, Some(0), "{line}: {out}");
+        commands += 1;
+    }
+    assert!(
+        commands >= 3,
+        "ExecStartPre, ExecStart and ExecReload use bucketgate"
+    );
+    assert!(unit.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+    match Command::new("systemd-analyze")
+        .args([
+            "verify",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/conf/bucketgate.service"),
+        ])
+        .output()
+    {
+        Ok(out) => {
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
+            let problems: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.contains("is not executable") && !l.trim().is_empty())
+                .collect();
+            assert!(problems.is_empty(), "systemd-analyze verify: {problems:?}");
+        }
+        Err(_) => eprintln!("systemd-analyze not installed: unit syntax not verified"),
+    }
+}
