@@ -26,6 +26,11 @@
 //!   line (a key of thousands of escaped bytes) may be split there, as it was with env_logger.
 //! - **A failed write is ignored** (stderr closed, a reader gone): the request is already
 //!   answered, and a log line is not worth a panic. std already treats a closed fd 2 as a sink.
+//!
+//! **JSON** (`server.access_log_format: json`): the same fields as one JSON object per line
+//! (plus `time`), written straight to stderr the same way (one write, the per-thread buffer),
+//! never through env_logger, whose `[time LEVEL target]` prefix would break the JSON. The
+//! `bucketgate::access` filter applies as for text.
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -39,6 +44,7 @@ use pingora_error::Error;
 use pingora_proxy::Session;
 
 use crate::civil::civil_from_days;
+use crate::config::model::AccessLogFormat;
 use crate::failure::is_client_gone;
 use crate::gateway::Gateway;
 use crate::proxy::RequestCtx;
@@ -128,9 +134,95 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gateway: &Gat
             None => "",
         },
     };
+    if gateway.config.server.access_log_format == AccessLogFormat::Json {
+        write_json(&line, SystemTime::now());
+        return;
+    }
     if !(DIRECT.load(Ordering::Relaxed) && write_line(&line, SystemTime::now())) {
         log::info!(target: TARGET, "{line}");
     }
+}
+
+/// Writes `line` as one JSON object and a newline to stderr, in one write.
+fn write_json(line: &Line<'_>, now: SystemTime) {
+    emit_with(
+        &mut |buf| {
+            push_json(buf, line, now);
+            true
+        },
+        &mut |bytes| {
+            let _ = std::io::stderr().lock().write_all(bytes);
+        },
+    );
+}
+
+/// Appends `line` as a JSON object and a newline: the text line's fields under the same
+/// names (`in`/`out` as `bytes_in`/`bytes_out`), `time` first, `null` for an unknown
+/// upstream time, and `aborted` / `failed` only when they apply.
+fn push_json(buf: &mut String, line: &Line<'_>, now: SystemTime) {
+    buf.push_str("{\"time\":");
+    let mark = buf.len();
+    buf.push('"');
+    if push_timestamp(buf, now) {
+        buf.push('"');
+    } else {
+        buf.truncate(mark);
+        buf.push_str("null");
+    }
+    buf.push_str(",\"client\":");
+    match line.client {
+        Some(addr) => push_json_str(buf, &addr.to_string()),
+        None => push_json_str(buf, "-"),
+    }
+    buf.push_str(",\"method\":");
+    push_json_str(buf, line.method);
+    buf.push_str(",\"route\":");
+    match line.route {
+        Some((_, Some(name))) => push_json_str(buf, name),
+        Some((index, None)) => push_json_str(buf, &format!("route{index}")),
+        None => push_json_str(buf, "-"),
+    }
+    buf.push_str(",\"user\":");
+    push_json_str(buf, line.user);
+    buf.push_str(",\"key\":");
+    push_json_str(buf, line.key);
+    let _ = write!(
+        buf,
+        ",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"upstream_ms\":",
+        line.status, line.bytes_in, line.bytes_out
+    );
+    match line.upstream_ms {
+        Some(ms) => {
+            let _ = write!(buf, "{ms}");
+        }
+        None => buf.push_str("null"),
+    }
+    let _ = write!(buf, ",\"total_ms\":{}", line.total_ms);
+    match line.outcome {
+        "" => {}
+        " aborted=client" => buf.push_str(",\"aborted\":\"client\""),
+        _ => buf.push_str(",\"failed\":true"),
+    }
+    buf.push_str("}\n");
+}
+
+/// Appends `s` as a JSON string.
+fn push_json_str(buf: &mut String, s: &str) {
+    buf.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => buf.push_str("\\\""),
+            '\\' => buf.push_str("\\\\"),
+            '\n' => buf.push_str("\\n"),
+            '\r' => buf.push_str("\\r"),
+            '\t' => buf.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(buf, "\\u{:04x}", c as u32);
+            }
+            c => buf.push(c),
+        }
+    }
+    buf.push('"');
 }
 
 /// The message of an access line: every field borrowed, nothing allocated.
@@ -194,9 +286,15 @@ fn write_line_with(
     now: SystemTime,
     out: &mut dyn FnMut(&[u8]),
 ) -> bool {
+    emit_with(&mut |buf| push_line(buf, message, now), out)
+}
+
+/// Has `fill` write a line into this thread's buffer and hands it to `out`; false, with nothing
+/// written, when `fill` says the line cannot be made.
+fn emit_with(fill: &mut dyn FnMut(&mut String) -> bool, out: &mut dyn FnMut(&[u8])) -> bool {
     let mut emit = |buf: &mut String| {
         buf.clear();
-        if !push_line(buf, message, now) {
+        if !fill(buf) {
             return false;
         }
         out(buf.as_bytes());
@@ -237,7 +335,7 @@ fn push_line(buf: &mut String, message: &dyn fmt::Display, now: SystemTime) -> b
 
 /// Appends `now` in UTC as `YYYY-MM-DDTHH:MM:SS.mmmZ`, milliseconds truncated (what jiff prints
 /// for env_logger's `{:.3}`). False for a clock before 1970 or after 9999.
-fn push_timestamp(buf: &mut String, now: SystemTime) -> bool {
+pub(crate) fn push_timestamp(buf: &mut String, now: SystemTime) -> bool {
     let Ok(since_epoch) = now.duration_since(UNIX_EPOCH) else {
         return false;
     };
@@ -521,6 +619,48 @@ mod tests {
             " INFO  bucketgate::access] - GET route=files user=\"-\" key=\"a.txt\" status=206 \
              in=0 out=262144 upstream_ms=2 total_ms=9 aborted=client\n"
         ));
+    }
+
+    #[test]
+    fn json_lines_parse_and_carry_the_text_lines_fields() {
+        let mut l = line(Some((0, Some("vid\"eos\n"))), "al\u{1}ice", "k\\ey/ünï");
+        let parse = |l: &Line<'_>, now: SystemTime| {
+            let mut buf = String::new();
+            push_json(&mut buf, l, now);
+            assert!(buf.ends_with("}\n"), "{buf}");
+            assert_eq!(buf.matches('\n').count(), 1, "{buf}");
+            serde_json::from_str::<serde_json::Value>(&buf).unwrap_or_else(|e| panic!("{e}: {buf}"))
+        };
+        let v = parse(&l, UNIX_EPOCH + Duration::from_millis(1_700_000_000_123));
+        assert_eq!(v["time"], "2023-11-14T22:13:20.123Z");
+        assert_eq!(v["client"], "-");
+        assert_eq!(v["method"], "GET");
+        assert_eq!(v["route"], "vid\"eos\n");
+        assert_eq!(v["user"], "al\u{1}ice");
+        assert_eq!(v["key"], "k\\ey/ünï");
+        assert_eq!(v["status"], 206);
+        assert_eq!(v["bytes_in"], 0);
+        assert_eq!(v["bytes_out"], 262_144);
+        assert_eq!(v["upstream_ms"], 2);
+        assert_eq!(v["total_ms"], 9);
+        assert_eq!(v["aborted"], "client");
+        assert!(v.get("failed").is_none());
+
+        l.route = Some((4, None));
+        l.upstream_ms = None;
+        l.outcome = " failed=true";
+        let v = parse(&l, UNIX_EPOCH - Duration::from_secs(1));
+        assert!(v["time"].is_null());
+        assert_eq!(v["route"], "route4");
+        assert!(v["upstream_ms"].is_null());
+        assert_eq!(v["failed"], true);
+        assert!(v.get("aborted").is_none());
+
+        l.route = None;
+        l.outcome = "";
+        let v = parse(&l, SystemTime::now());
+        assert_eq!(v["route"], "-");
+        assert!(v.get("failed").is_none() && v.get("aborted").is_none());
     }
 
     #[test]

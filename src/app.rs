@@ -63,28 +63,33 @@ pub fn build(cfg: Config, flags: RunFlags, config_path: &Path) -> Result<Built, 
     server.bootstrap();
 
     let (pools, pool_services) = Pools::new(&cfg.upstreams);
-    let listeners: Vec<String> = cfg
-        .listeners
-        .iter()
-        .map(|l| l.address.0.to_string())
-        .collect();
+    let endpoints = crate::tls::Endpoints::build(&cfg.listeners)?;
+    let metrics = cfg.metrics.clone();
     let gateway = Arc::new(Gateway::new(cfg, pools, chains, keys));
     let draining = gateway.draining.clone();
-    let live = Arc::new(Live::new(gateway, config_path.to_path_buf()));
+    let mut live = Live::new(gateway, config_path.to_path_buf());
+    live.tls = endpoints.resolvers();
+    let live = Arc::new(live);
 
     let mut proxy = pingora_proxy::http_proxy_service_with_name(
         &server.configuration,
         Proxy { live: live.clone() },
         "bucketgate",
     );
-    for addr in &listeners {
-        proxy.add_tcp(addr);
-    }
+    endpoints.add_to(&mut proxy);
     let pool_handles: Vec<_> = pool_services
         .into_iter()
         .map(|service| server.add_service(service))
         .collect();
     server.add_service(background_service("drain watch", DrainWatch(draining)));
+    if let Some(m) = metrics {
+        let address = m.address.0.to_string();
+        server.add_service(crate::observe::exposition::service(
+            live.clone(),
+            &address,
+            &m.path,
+        ));
+    }
     // Listeners open only after every pool's first name resolution, so the first requests
     // never meet an empty pool.
     server.add_service(proxy).add_dependencies(&pool_handles);

@@ -35,7 +35,7 @@ pub async fn authorize(
     }
     let route_name = gateway.route_name(route);
     let view = auth::view::build(session, &route_name);
-    let client = view.client_addr.map(|a| a.ip());
+    let client = gateway.limits.client_ip(session);
     match chain.run(&view).await {
         Outcome::Authenticated(identity) => {
             let bucket = &gateway.config.routes[route].bucket;
@@ -60,7 +60,7 @@ pub async fn authorize(
             }
         }
         other => {
-            answer(session, other, &route_name, client).await?;
+            answer(session, gateway, other, &route_name, client).await?;
             Ok(Decision::Answered(None))
         }
     }
@@ -76,10 +76,10 @@ pub async fn s3_sign_in(session: &mut Session, gateway: &Gateway, route: usize) 
     }
     let route_name = gateway.route_name(route);
     let view = auth::view::build(session, &route_name);
-    let client = view.client_addr.map(|a| a.ip());
+    let client = gateway.limits.client_ip(session);
     match chain.respond(&view).await {
         Some(outcome) => {
-            answer(session, outcome, &route_name, client).await?;
+            answer(session, gateway, outcome, &route_name, client).await?;
             Ok(true)
         }
         None => Ok(false),
@@ -90,6 +90,7 @@ pub async fn s3_sign_in(session: &mut Session, gateway: &Gateway, route: usize) 
 /// 401 and 403 count as failed attempts; a redirect to a sign-in page is not one.
 async fn answer(
     session: &mut Session,
+    gateway: &Gateway,
     outcome: Outcome,
     route_name: &str,
     client: Option<IpAddr>,
@@ -97,7 +98,10 @@ async fn answer(
     match outcome {
         Outcome::Respond(resp) => reply::send_local(session, &resp).await,
         Outcome::Reject(rejection) if matches!(rejection.status, 401 | 403) => {
-            let failures = client.map_or(0, auth::failures::record);
+            let failures = match client {
+                Some(ip) => auth::failures::record(&gateway.limits, ip).await,
+                None => 0,
+            };
             log::warn!(
                 "auth rejected: route={route_name} client={} failures={failures} {}",
                 show(client),

@@ -37,6 +37,10 @@ pub struct Gateway {
     /// Set once shutdown begins; `/readyz` then answers 503. Shared by every gateway a reload
     /// builds, so the flag survives a swap.
     pub draining: Arc<AtomicBool>,
+    /// Rate and concurrency limits; their counters are process-wide, so a reload keeps them.
+    pub limits: crate::limit::Limits,
+    /// `server.upstream_log`, opened anew by each config (a reload reopens it).
+    pub upstream_log: Option<crate::observe::upstream_log::UpstreamLog>,
 }
 
 impl Gateway {
@@ -69,6 +73,9 @@ impl Gateway {
             markers: MarkerSealer::new(keys.keyring()),
             keys,
             connector: Connector::new(None),
+            limits: crate::limit::Limits::new(&config),
+            upstream_log: (config.server.upstream_log.as_deref())
+                .map(crate::observe::upstream_log::UpstreamLog::open),
             config,
             pools,
             route_pools,

@@ -13,6 +13,8 @@ pub struct Live {
     current: ArcSwap<Gateway>,
     /// The config file a reload reads again.
     pub config_path: PathBuf,
+    /// The certificate resolvers of the TLS listeners, whose files a reload re-reads.
+    pub tls: Vec<Arc<crate::tls::SniResolver>>,
 }
 
 impl Live {
@@ -20,6 +22,7 @@ impl Live {
         Live {
             current: ArcSwap::new(gateway),
             config_path,
+            tls: Vec::new(),
         }
     }
 

@@ -9,10 +9,10 @@
 //! | `request_body_filter` | [`crate::frontend::s3::body`] (aws-chunked) |
 //! | `upstream_response_filter`, `response_body_filter` | [`crate::frontend::upstream_errors`], [`crate::header_policy`] |
 //! | `fail_to_connect`, `fail_to_proxy` | [`crate::failure`] |
-//! | `logging` | [`crate::access_log`] |
+//! | `logging` | [`crate::access_log`], [`crate::observe`] (metrics, upstream log) |
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -35,10 +35,11 @@ use crate::gateway::Gateway;
 use crate::header_policy;
 use crate::health;
 use crate::live::Live;
+use crate::observe::{self, metrics::InFlight, upstream_log};
 use crate::reply::{self, Reject};
 use crate::route::strip_port;
 use crate::s3::sign::{encode_key_path, normalize_query, UNSIGNED_PAYLOAD};
-use crate::upstream::Pool;
+use crate::upstream::{retry, Pool};
 
 /// The most bytes of an upstream error body kept to find its S3 error code.
 const ERROR_BODY_CAP: usize = 4096;
@@ -55,11 +56,18 @@ pub struct RequestCtx {
     pub upstream_start: Option<Instant>,
     /// Time from choosing a backend to its response head.
     pub upstream_ms: Option<u128>,
+    /// The same, for the latency histogram.
+    pub upstream_time: Option<Duration>,
+    /// The upstream request, for `server.upstream_log` (None when that is off).
+    pub upstream_call: Option<upstream_log::Call>,
+    /// Counts the request in `bucketgate_requests_in_flight` while it lives.
+    pub in_flight: InFlight,
     /// Set when the upstream answered an error that the client sees rewritten.
     pub error: Option<ErrorRewrite>,
     /// Who the caller is, on authenticated routes.
     pub identity: Option<Identity>,
-    pub connect_attempts: usize,
+    /// The upstream attempts so far, for retries and backend selection.
+    pub attempts: crate::upstream::retry::Attempts,
     /// S3 routes: the planned request, once the caller is verified and allowed.
     pub s3: Option<Box<S3Request>>,
     /// S3 routes: what happens to the upstream body.
@@ -70,6 +78,9 @@ pub struct RequestCtx {
     pub s3_failure: Option<S3Error>,
     /// The request's `Origin`, when the route's CORS policy allows it.
     pub cors_origin: Option<String>,
+    /// Rate limits: the client address, and this request's places in the concurrency counts
+    /// (given back when the request ends and the context drops).
+    pub limits: crate::limit::Admission,
 }
 
 /// An upstream error being replaced by our own body.
@@ -100,14 +111,18 @@ impl ProxyHttp for Proxy {
             upstream_host: None,
             upstream_start: None,
             upstream_ms: None,
+            upstream_time: None,
+            upstream_call: None,
+            in_flight: InFlight::start(),
             error: None,
             identity: None,
-            connect_attempts: 0,
+            attempts: Default::default(),
             s3: None,
             s3_body: None,
             request_id: None,
             s3_failure: None,
             cors_origin: None,
+            limits: Default::default(),
         }
     }
 
@@ -124,6 +139,9 @@ impl ProxyHttp for Proxy {
             }
         };
         ctx.route = Some(found.index);
+        if crate::limit::check_client(session, &gw, found.index, &mut ctx.limits).await? {
+            return Ok(true);
+        }
         if self.cors(session, ctx, found.index).await? {
             return Ok(true);
         }
@@ -139,8 +157,22 @@ impl ProxyHttp for Proxy {
         };
         match authorize::authorize(session, &gw, found.index, obj).await? {
             Decision::Proceed(identity) => {
+                let refused = match &identity {
+                    Some(id) => {
+                        let subject = &id.subject;
+                        crate::limit::check_identity(
+                            session,
+                            &gw,
+                            found.index,
+                            subject,
+                            &mut ctx.limits,
+                        )
+                        .await?
+                    }
+                    None => false,
+                };
                 ctx.identity = identity;
-                Ok(false)
+                Ok(refused)
             }
             Decision::Answered(identity) => {
                 ctx.identity = identity;
@@ -180,23 +212,30 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         let gw = ctx.gw.clone();
-        ctx.connect_attempts += 1;
+        ctx.attempts.count += 1;
         let (Some(route), Some(pool)) = (ctx.route, self.pool(ctx)) else {
             return Err(Error::explain(ErrorType::InternalError, "no route planned"));
         };
-        let bucket = match ctx.s3.as_ref() {
-            Some(plan) => &plan.bucket,
-            None => &gw.config.routes[route].bucket,
+        let (bucket, key) = match (ctx.s3.as_ref(), ctx.object.as_ref()) {
+            (Some(plan), _) => (&plan.bucket, plan.key.as_str()),
+            (None, obj) => (
+                &gw.config.routes[route].bucket,
+                obj.map_or("", |o| o.key.as_str()),
+            ),
         };
         // Like nginx's "no live upstreams": a 502, while /readyz says which pool is down.
-        let target = pool.pick(bucket).ok_or_else(|| {
-            Error::create(
-                ErrorType::ConnectNoRoute,
-                ErrorSource::Upstream,
-                Some(format!("upstream {}: no healthy backend", pool.name).into()),
-                None,
-            )
-        })?;
+        let target = pool
+            .pick_for(bucket, key, &ctx.attempts.failed)
+            .ok_or_else(|| {
+                Error::create(
+                    ErrorType::ConnectNoRoute,
+                    ErrorSource::Upstream,
+                    Some(format!("upstream {}: no healthy backend", pool.name).into()),
+                    None,
+                )
+            })?;
+        ctx.upstream_call =
+            (gw.upstream_log.as_ref()).map(|_| upstream_log::Call::to(&target.peer));
         ctx.upstream_host = Some(target.host);
         ctx.upstream_start = Some(Instant::now());
         Ok(target.peer)
@@ -216,7 +255,9 @@ impl ProxyHttp for Proxy {
             ));
         };
         if let Some(plan) = ctx.s3.as_ref() {
-            return s3_upstream_request(plan, req, host);
+            s3_upstream_request(plan, req, host)?;
+            upstream_log::note_request(&mut ctx.upstream_call, req);
+            return Ok(());
         }
         let (Some(route), Some(obj), Some(pool)) = (ctx.route, ctx.object.as_ref(), self.pool(ctx))
         else {
@@ -231,6 +272,7 @@ impl ProxyHttp for Proxy {
         header_policy::filter_request(req);
         req.insert_header("host", host.as_str())?;
         pool.signer.sign(req, UNSIGNED_PAYLOAD, SystemTime::now());
+        upstream_log::note_request(&mut ctx.upstream_call, req);
         Ok(())
     }
 
@@ -241,6 +283,9 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         let gw = ctx.gw.clone();
+        if let Some(call) = ctx.upstream_call.as_mut() {
+            call.status = Some(resp.status.as_u16());
+        }
         if resp.status.as_u16() < 200 {
             return Ok(());
         }
@@ -301,13 +346,56 @@ impl ProxyHttp for Proxy {
     fn fail_to_connect(
         &self,
         _session: &mut Session,
-        _peer: &HttpPeer,
+        peer: &HttpPeer,
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let backends = self.pool(ctx).map_or(1, |p| p.backend_count());
-        if ctx.connect_attempts < backends {
-            e.set_retry(true);
+        if let Some(pool) = self.pool(ctx).cloned() {
+            e.set_retry(retry::connect_failed(
+                &pool,
+                &mut ctx.attempts,
+                &peer._address,
+            ));
+        }
+        e
+    }
+
+    async fn connected_to_upstream(
+        &self,
+        _session: &mut Session,
+        _reused: bool,
+        peer: &HttpPeer,
+        #[cfg(unix)] _fd: std::os::unix::io::RawFd,
+        #[cfg(windows)] _sock: std::os::windows::io::RawSocket,
+        _digest: Option<&pingora_core::protocols::Digest>,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(pool) = self.pool(ctx) {
+            pool.ejection.record_success(&peer._address);
+        }
+        Ok(())
+    }
+
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut RequestCtx,
+        client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        let failure = retry::ProxyFailure {
+            method: &session.req_header().method,
+            s3_route: ctx.s3.is_some(),
+            body_truncated: session.as_ref().retry_buffer_truncated(),
+            response_started: session.response_written().is_some() || ctx.upstream_ms.is_some(),
+        };
+        let max = self.pool(ctx).map_or(0, |p| p.max_retries);
+        if retry::retry_allowed(&failure, &ctx.attempts, max) {
+            e.retry.decide_reuse(client_reused);
+        } else {
+            e.set_retry(false);
         }
         e
     }
@@ -352,6 +440,7 @@ impl ProxyHttp for Proxy {
         if gw.config.server.access_log {
             access_log::log(session, e, ctx, &gw);
         }
+        observe::request::finished(session, e, ctx, &gw);
     }
 }
 
@@ -378,7 +467,8 @@ impl Proxy {
     /// header policy, or our own error head.
     fn shape_response(&self, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
         let status = resp.status.as_u16();
-        ctx.upstream_ms = ctx.upstream_start.map(|t| t.elapsed().as_millis());
+        ctx.upstream_time = ctx.upstream_start.map(|t| t.elapsed());
+        ctx.upstream_ms = ctx.upstream_time.map(|t| t.as_millis());
         if let Some(plan) = ctx.s3.as_ref() {
             let request_id = ctx.request_id.as_deref().unwrap_or("-");
             ctx.s3_body = Some(s3::response::on_head(plan, resp, request_id)?);
@@ -509,6 +599,12 @@ impl Proxy {
         match decision? {
             s3::Decision::Forward(plan) => {
                 ctx.identity = Some(plan.identity.clone());
+                let subject = &plan.identity.subject;
+                if crate::limit::check_identity(session, &gw, found.index, subject, &mut ctx.limits)
+                    .await?
+                {
+                    return Ok(true);
+                }
                 ctx.s3 = Some(plan);
                 Ok(false)
             }

@@ -40,6 +40,7 @@ pub async fn reload(live: &Live) -> Result<(), String> {
     let (cfg, chains, keys) = built;
     let pools = Pools::rebuild(&cfg.upstreams, &old.pools);
     wait_for_resolution(&pools).await?;
+    crate::tls::reload_listeners(&live.tls, &cfg.listeners)?;
     let mut gateway = Gateway::new(cfg, pools, chains, keys);
     gateway.draining = old.draining.clone();
     live.replace(Arc::new(gateway));
@@ -100,6 +101,10 @@ fn needs_upgrade(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if a.log_level != b.log_level {
         changed.push("server.log_level");
+    }
+    let metrics = |c: &Config| c.metrics.as_ref().map(|m| format!("{m:?}"));
+    if metrics(old) != metrics(new) {
+        changed.push("metrics");
     }
     changed
 }

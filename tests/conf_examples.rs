@@ -186,6 +186,7 @@ fn check_accepts_the_examples_with_their_environment() {
         ("conf/basic.yaml", basic_env(dir.path(), "pw")),
         ("conf/s3.yaml", s3_env()),
         ("conf/sso.yaml", sso_env()),
+        ("conf/metrics.yaml", s3_env()[..3].to_vec()),
     ] {
         let out = check(config, &env);
         assert_eq!(

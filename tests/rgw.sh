@@ -7,6 +7,8 @@
 #   bash tests/rgw.sh status   # which daemons are alive, and whether radosgw answers
 #   bash tests/rgw.sh stop     # SIGTERM, then SIGKILL, every daemon this script started
 #   bash tests/rgw.sh env      # prints the export lines the tests need
+#   bash tests/rgw.sh gateway NAME PORT   # one more radosgw (client.rgw.NAME) on 127.0.0.1:PORT
+#                                         # against the running cluster, in the foreground
 #
 # Settings that matter (learned the hard way, see DESIGN.md section 4):
 #   - with `auth ... = none`, every ms_*_mode must be `crc`, or radosgw hangs at start;
@@ -280,6 +282,27 @@ status() {
   return $rc
 }
 
+# gateway NAME PORT: runs one more radosgw, `client.rgw.NAME`, on 127.0.0.1:PORT against the
+# cluster `start` brought up, as real RGW deployments run several gateways over one cluster. It
+# replaces this shell (exec), so the caller's child pid is radosgw itself: stop it by killing
+# that pid. Its log is $D/log/ceph-client.rgw.NAME.log (one "starting new request" per request);
+# the shared radosgw on RGW_PORT is left alone. Used by tests/pools.rs.
+gateway() {
+  local name=${1:-} port=${2:-}
+  [ -n "$name" ] && [ -n "$port" ] || {
+    echo "usage: $0 gateway NAME PORT" >&2
+    exit 2
+  }
+  command -v radosgw >/dev/null 2>&1 || die "radosgw is not installed"
+  [ -f "$CONF" ] || die "no cluster in $D: run '$0 start' first"
+  mkdir -p "$D/rgw-$name"
+  exec radosgw -c "$CONF" -n "client.rgw.$name" -f \
+    --rgw-frontends "beast endpoint=127.0.0.1:$port tcp_nodelay=1" \
+    --rgw-data "$D/rgw-$name" --rgw-dns-name localhost \
+    --rgw-enable-usage-log=false --rgw-enable-ops-log=false \
+    --rgw-thread-pool-size=16 --debug-rgw=1
+}
+
 env_lines() {
   echo "export RGW_ENDPOINT=127.0.0.1:$RGW_PORT"
   echo "export RGW_ACCESS_KEY='$RGW_ACCESS_KEY'"
@@ -291,8 +314,12 @@ start) start ;;
 stop) stop ;;
 status) status ;;
 env) env_lines ;;
+gateway)
+  shift
+  gateway "$@"
+  ;;
 *)
-  echo "usage: $0 start|stop|status|env" >&2
+  echo "usage: $0 start|stop|status|env|gateway NAME PORT" >&2
   exit 2
   ;;
 esac

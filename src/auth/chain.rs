@@ -40,13 +40,16 @@ impl Chain {
             return answer;
         }
         for p in &self.plugins {
-            match guarded(p.as_ref(), p.authenticate(req)).await {
+            let verdict = guarded(p.as_ref(), p.authenticate(req)).await;
+            crate::observe::auth::verdict(p.name(), &verdict);
+            match verdict {
                 Ok(Verdict::Authenticated(id)) => return Outcome::Authenticated(id),
                 Ok(Verdict::Reject(r)) => return Outcome::Reject(r),
                 Ok(Verdict::NotMine) => {}
                 Err(r) => return Outcome::Reject(r),
             }
         }
+        crate::observe::auth::no_credentials();
         Outcome::Challenge(Rejection {
             status: 401,
             public_message: "authentication required".into(),

@@ -21,7 +21,15 @@ use super::suggest;
 use super::typed::typed;
 use super::validate;
 
-const SECTIONS: [&str; 5] = ["server", "listeners", "upstreams", "routes", "access_keys"];
+const SECTIONS: [&str; 7] = [
+    "server",
+    "listeners",
+    "upstreams",
+    "routes",
+    "access_keys",
+    "metrics",
+    "limits",
+];
 const REQUIRED: [&str; 3] = ["listeners", "upstreams", "routes"];
 
 /// Loads the config at `path`, with `${VAR}`s and default credentials from the process
@@ -145,14 +153,22 @@ pub fn load_str(
         validate::check_sign_in(&routes, !keys.sealing_keys.is_empty(), &mut r);
     }
 
-    match (server, access_keys) {
-        (Some(server), Some(access_keys)) if r.is_empty() => Ok(Config {
-            server,
-            listeners: listeners.into_iter().map(|(_, l)| l).collect(),
-            upstreams: upstreams.into_iter().collect::<BTreeMap<_, _>>(),
-            routes: routes.into_iter().map(|(_, rt)| rt).collect(),
-            access_keys,
-        }),
+    let metrics = super::validate_observe::metrics_section(top, &listeners, substituted, &mut r);
+
+    let limits = super::validate_limits::limits_section(top, &routes, substituted, &mut r);
+
+    match (server, access_keys, metrics, limits) {
+        (Some(server), Some(access_keys), Some(metrics), Some(limits)) if r.is_empty() => {
+            Ok(Config {
+                server,
+                listeners: listeners.into_iter().map(|(_, l)| l).collect(),
+                upstreams: upstreams.into_iter().collect::<BTreeMap<_, _>>(),
+                routes: routes.into_iter().map(|(_, rt)| rt).collect(),
+                access_keys,
+                metrics,
+                limits,
+            })
+        }
         _ => {
             if r.is_empty() {
                 // Unreachable: a section that did not type has reported why.

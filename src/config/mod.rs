@@ -11,6 +11,10 @@ mod problem;
 mod suggest;
 mod typed;
 mod validate;
+mod validate_limits;
+mod validate_observe;
+mod validate_pools;
+mod validate_tls;
 
 pub use access_keys::read_key_file;
 pub use load::{load, load_str};

@@ -22,6 +22,12 @@ pub struct Config {
     /// The access keys `frontend: s3` routes accept.
     #[serde(default)]
     pub access_keys: AccessKeys,
+    /// The Prometheus listener; omitted: no metrics endpoint.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+    /// Rate and concurrency limits (see [`crate::limit`]); defaults: only the failed-auth limit.
+    #[serde(default)]
+    pub limits: crate::limit::config::LimitsConfig,
 }
 
 /// Where the S3 frontend's access keys come from: static pairs (inline or in files) and sealed
@@ -86,6 +92,10 @@ pub struct ServerConfig {
     pub log_level: String,
     /// One line per request at `info` level on the `bucketgate::access` target.
     pub access_log: bool,
+    /// `text` (env_logger's line) or `json` (one JSON object per line).
+    pub access_log_format: AccessLogFormat,
+    /// A file that gets one line per upstream request (src/observe/upstream_log.rs). Omitted: off.
+    pub upstream_log: Option<String>,
     /// With `run -d`, where stderr (the log) goes. Omitted: discarded when daemonized.
     pub error_log: Option<String>,
 }
@@ -102,17 +112,46 @@ impl Default for ServerConfig {
             upstream_keepalive_pool_size: 128,
             log_level: "info".into(),
             access_log: true,
+            access_log_format: AccessLogFormat::Text,
+            upstream_log: None,
             error_log: None,
         }
     }
 }
 
-/// A plain-HTTP listening socket.
+/// How access lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessLogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The Prometheus metrics listener (src/observe/).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `ip:port` of its own listener, apart from the proxy's.
+    pub address: SocketAddrString,
+    /// The path that answers; anything else is a 404.
+    #[serde(default = "default_metrics_path")]
+    pub path: String,
+}
+
+fn default_metrics_path() -> String {
+    "/metrics".into()
+}
+
+/// A listening socket: plain HTTP, or HTTPS with `tls`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listener {
     /// `ip:port`, for example `127.0.0.1:8080` or `[::]:8080`.
     pub address: SocketAddrString,
+    /// Omitted: plain HTTP. See [`crate::tls`].
+    #[serde(default)]
+    pub tls: Option<crate::tls::config::ListenerTls>,
 }
 
 /// A pool of S3 endpoints that share addressing, region and credentials. `PartialEq` lets a
@@ -139,15 +178,38 @@ pub struct Upstream {
     /// Longest wait for the upstream to take the next byte we send.
     #[serde(default = "default_write_timeout_ms")]
     pub write_timeout_ms: u64,
-    /// Seconds between TCP health checks of each endpoint.
+    /// Seconds between active health checks of each endpoint.
     #[serde(default = "default_health_interval")]
     pub health_check_interval_seconds: u64,
+    /// How a backend is chosen (see [`crate::upstream::selection`]).
+    #[serde(default)]
+    pub balance: Balance,
+    /// The active health check: TCP connect (default) or an HTTP request.
+    #[serde(default)]
+    pub health_check: HealthCheckConfig,
+    /// Passive ejection: skip a backend after consecutive connect failures, for a cool-down.
+    #[serde(default)]
+    pub passive_ejection: EjectionConfig,
+    /// Seconds between background re-resolutions of the endpoints' names.
+    #[serde(default = "default_resolve_interval")]
+    pub resolve_interval_seconds: u64,
+    /// How many times one request may be retried on another backend (connect failures, and
+    /// failures on a reused connection of idempotent requests before any response byte).
+    #[serde(default = "default_max_retries")]
+    pub max_retries: usize,
+    /// Seconds an idle pooled connection to this pool is kept for reuse.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u64,
     /// What software the endpoints run; `auto` settings decide by it.
     #[serde(default)]
     pub kind: UpstreamKind,
     /// What the S3 frontend does with `STREAMING-UNSIGNED-PAYLOAD-TRAILER` uploads.
     #[serde(default)]
     pub aws_chunked_trailer: TrailerMode,
+    /// With `scheme: https`: the CA bundle, client certificate and verification. See
+    /// [`crate::tls::upstream`].
+    #[serde(default)]
+    pub tls: Option<crate::tls::config::UpstreamTls>,
 }
 
 /// The S3 implementation behind an upstream.
@@ -203,6 +265,157 @@ fn default_write_timeout_ms() -> u64 {
 }
 fn default_health_interval() -> u64 {
     2
+}
+fn default_resolve_interval() -> u64 {
+    30
+}
+fn default_max_retries() -> usize {
+    2
+}
+fn default_idle_timeout() -> u64 {
+    30
+}
+
+/// `balance`: how a pool picks a backend for a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    /// In turn, in proportion to the weights.
+    #[default]
+    RoundRobin,
+    /// Ketama consistent hashing of the upstream bucket and key: one object always goes to
+    /// the same backend (and its cache) while that backend is up.
+    ConsistentHash,
+}
+
+/// `health_check`: the active check run in the background on every resolved backend.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthCheckConfig {
+    #[serde(rename = "type")]
+    pub kind: HealthCheckKind,
+    /// HTTP checks: `HEAD` or `GET`.
+    pub method: String,
+    /// HTTP checks: the request path.
+    pub path: String,
+    /// HTTP checks: the `Host` header. Omitted: the endpoint's `host[:port]`.
+    pub host: Option<String>,
+    /// HTTP checks: the statuses that count as healthy: codes (`200`) or classes (`"2xx"`).
+    /// The default takes any answer below 500, since S3 answers an unsigned request with 403.
+    pub expected_statuses: Vec<StatusMatch>,
+    /// Consecutive successes before an unhealthy backend takes traffic again.
+    pub rise: usize,
+    /// Consecutive failures before a healthy backend stops taking traffic.
+    pub fall: usize,
+    /// Longest wait for the connect (and, for HTTP, the answer). Omitted: `connect_timeout_ms`.
+    pub timeout_ms: Option<u64>,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        HealthCheckConfig {
+            kind: HealthCheckKind::Tcp,
+            method: "HEAD".into(),
+            path: "/".into(),
+            host: None,
+            expected_statuses: ["2xx", "3xx", "4xx"]
+                .iter()
+                .map(|c| StatusMatch::parse(c).expect("valid class"))
+                .collect(),
+            rise: 1,
+            fall: 1,
+            timeout_ms: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthCheckKind {
+    /// A TCP (and TLS, with `scheme: https`) connect.
+    #[default]
+    Tcp,
+    /// An HTTP request whose status must be one of `expected_statuses`.
+    Http,
+}
+
+/// One entry of `expected_statuses`: an exact code or a class such as `4xx`. Out-of-range
+/// values are kept as written and reported by the config checks with their line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMatch {
+    Code(u16),
+    /// The hundreds digit: `4` for `4xx`.
+    Class(u16),
+}
+
+impl StatusMatch {
+    pub fn parse(s: &str) -> Result<StatusMatch, String> {
+        let t = s.trim();
+        let bad = || {
+            format!("invalid status {s:?}: expected a code such as 200 or a class such as \"4xx\"")
+        };
+        if let Some(d) = t.strip_suffix("xx").or_else(|| t.strip_suffix("XX")) {
+            return d.parse().map(StatusMatch::Class).map_err(|_| bad());
+        }
+        t.parse().map(StatusMatch::Code).map_err(|_| bad())
+    }
+
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusMatch::Code(c) => c == status,
+            StatusMatch::Class(d) => status / 100 == d,
+        }
+    }
+
+    /// Whether the value is a possible HTTP status (100-599) or class (1xx-5xx).
+    pub fn is_valid(self) -> bool {
+        match self {
+            StatusMatch::Code(c) => (100..=599).contains(&c),
+            StatusMatch::Class(d) => (1..=5).contains(&d),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusMatch {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = StatusMatch;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an HTTP status such as 200, or a class such as \"4xx\"")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StatusMatch, E> {
+                Ok(StatusMatch::Code(u16::try_from(v).unwrap_or(u16::MAX)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StatusMatch, E> {
+                Ok(StatusMatch::Code(u16::try_from(v).unwrap_or(u16::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StatusMatch, E> {
+                StatusMatch::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `passive_ejection`: connect failures seen by requests take a backend out for a while,
+/// without waiting for the next health check.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EjectionConfig {
+    /// Consecutive connect failures that eject a backend; `0` turns passive ejection off.
+    pub consecutive_failures: u32,
+    /// Seconds an ejected backend is skipped before requests try it again.
+    pub cooldown_seconds: u64,
+}
+
+impl Default for EjectionConfig {
+    fn default() -> Self {
+        EjectionConfig {
+            consecutive_failures: 3,
+            cooldown_seconds: 10,
+        }
+    }
 }
 
 /// Upstream credentials. `Debug` never prints the secret or the token.
@@ -312,6 +525,9 @@ pub struct Route {
     /// preflights are refused like any other `OPTIONS`.
     #[serde(default)]
     pub cors: Option<CorsConfig>,
+    /// This route's own `per_ip`, `per_identity`, `per_route` rules, replacing the top-level ones.
+    #[serde(default)]
+    pub limits: Option<crate::limit::config::RouteLimits>,
 }
 
 /// A route's `cors:` section.
@@ -524,11 +740,27 @@ impl<'de> Deserialize<'de> for RegexString {
     }
 }
 
-/// A `host:port` endpoint. The host is kept as written (a name is resolved in the background).
+/// A `host:port` endpoint, written as that string or as `{address: host:port, weight: 3}`.
+/// The host is kept as written (a name is resolved in the background).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub host: String,
     pub port: u16,
+    /// Relative share of the requests (round robin) or of the hash ring (consistent hash).
+    pub weight: u32,
+}
+
+/// The map form of an endpoint.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointMap {
+    address: String,
+    #[serde(default = "default_weight")]
+    weight: u32,
+}
+
+fn default_weight() -> u32 {
+    1
 }
 
 impl fmt::Display for Endpoint {
@@ -565,14 +797,30 @@ impl Endpoint {
         Ok(Endpoint {
             host: host.to_string(),
             port,
+            weight: 1,
         })
     }
 }
 
 impl<'de> Deserialize<'de> for Endpoint {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Endpoint::parse(&s).map_err(de::Error::custom)
+        struct V;
+        impl<'de> de::Visitor<'de> for V {
+            type Value = Endpoint;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("host:port, or a map {address: host:port, weight: N}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Endpoint, E> {
+                Endpoint::parse(v).map_err(E::custom)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Endpoint, A::Error> {
+                let m = EndpointMap::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let mut ep = Endpoint::parse(&m.address).map_err(de::Error::custom)?;
+                ep.weight = m.weight;
+                Ok(ep)
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -654,7 +902,8 @@ mod tests {
             Endpoint::parse("s3.example.com:443").unwrap(),
             Endpoint {
                 host: "s3.example.com".into(),
-                port: 443
+                port: 443,
+                weight: 1,
             }
         );
         assert_eq!(Endpoint::parse("[::1]:9000").unwrap().host, "::1");

@@ -33,6 +33,7 @@ pub fn check_server(server: &ServerConfig, r: &mut Reporter) {
             "must be at least 1 (omit it for one thread per CPU)",
         );
     }
+    super::validate_observe::check_server(server, r);
 }
 
 /// `listeners` holds the entries that typed, with their index; `written` counts all of them
@@ -57,6 +58,7 @@ pub fn check_listeners(listeners: &[(usize, Listener)], written: Option<usize>, 
             seen.insert(l.address.0, *i);
         }
     }
+    super::validate_tls::check_listeners(listeners, r);
 }
 
 pub fn check_upstreams(upstreams: &[(String, Upstream)], written: Option<usize>, r: &mut Reporter) {
@@ -65,7 +67,9 @@ pub fn check_upstreams(upstreams: &[(String, Upstream)], written: Option<usize>,
         r.at(&at, "at least one upstream is needed");
     }
     for (name, u) in upstreams {
+        super::validate_tls::check_upstream(name, u, r);
         let at = at.key(name.clone());
+        super::validate_pools::check_pool(u, &at, r);
         if u.endpoints.is_empty() {
             r.at(
                 &at.key("endpoints"),

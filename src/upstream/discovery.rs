@@ -31,7 +31,7 @@ impl ServiceDiscovery for DnsDiscovery {
                     for addr in addrs {
                         let mut backend = Backend {
                             addr: SocketAddr::Inet(addr),
-                            weight: 1,
+                            weight: ep.weight.max(1) as usize,
                             ext: Default::default(),
                         };
                         backend.ext.insert(ep.clone());

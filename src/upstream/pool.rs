@@ -2,25 +2,29 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use pingora_core::protocols::l4::socket::SocketAddr;
 use pingora_core::services::background::{background_service, GenBackgroundService};
 use pingora_core::upstreams::peer::HttpPeer;
-use pingora_load_balancing::health_check::TcpHealthCheck;
-use pingora_load_balancing::selection::RoundRobin;
 use pingora_load_balancing::{Backend, Backends, LoadBalancer};
 
 use super::discovery::DnsDiscovery;
+use super::ejection::Ejection;
+use super::health_check::PoolCheck;
+use super::selection::{hash_key, Balanced};
 use crate::config::model::{Addressing, Endpoint, Scheme, Upstream};
 use crate::s3::sign::Signer;
-
-/// How often names are re-resolved.
-const RESOLVE_INTERVAL: Duration = Duration::from_secs(30);
 
 /// One configured upstream, ready to take requests.
 pub struct Pool {
     pub name: String,
-    lb: Arc<LoadBalancer<RoundRobin>>,
+    lb: Arc<LoadBalancer<Balanced>>,
+    /// Backends skipped after consecutive connect failures.
+    pub ejection: Ejection,
+    /// Retries of one request on another backend.
+    pub max_retries: usize,
+    idle_timeout: Duration,
     tls: bool,
     addressing: Addressing,
     pub signer: Signer,
@@ -31,6 +35,8 @@ pub struct Pool {
     write_timeout: Duration,
     /// For pools built by a reload: stops their resolution and health checks with the pool.
     pub background: Option<super::background::Stopper>,
+    /// `tls`: CA bundle, client certificate, verification (see [`crate::tls::upstream`]).
+    peer_tls: Option<crate::tls::upstream::PeerTls>,
 }
 
 /// The chosen backend for one request, with the `Host` header that goes with it.
@@ -42,10 +48,7 @@ pub struct Target {
 impl Pool {
     /// Builds the pool and the background service that resolves and health-checks it. The
     /// service must be added to the server, or the pool never gets backends.
-    pub fn new(
-        name: &str,
-        cfg: &Upstream,
-    ) -> (Pool, GenBackgroundService<LoadBalancer<RoundRobin>>) {
+    pub fn new(name: &str, cfg: &Upstream) -> (Pool, GenBackgroundService<LoadBalancer<Balanced>>) {
         let creds = cfg
             .credentials
             .as_ref()
@@ -54,18 +57,23 @@ impl Pool {
             pool: name.to_string(),
             endpoints: cfg.endpoints.clone(),
         };
-        let mut lb = LoadBalancer::<RoundRobin>::from_backends(Backends::new(Box::new(discovery)));
-        let mut hc = TcpHealthCheck::new();
-        hc.peer_template.options.connection_timeout =
-            Some(Duration::from_millis(cfg.connect_timeout_ms));
-        lb.set_health_check(hc);
+        let mut lb = LoadBalancer::<Balanced>::from_backends_with_config(
+            Backends::new(Box::new(discovery)),
+            Some(cfg.balance),
+        );
+        let tls = cfg.scheme == Scheme::Https;
+        lb.set_health_check(Box::new(PoolCheck::new(name, cfg, tls)));
         lb.health_check_frequency = Some(Duration::from_secs(cfg.health_check_interval_seconds));
-        lb.update_frequency = Some(RESOLVE_INTERVAL);
+        lb.parallel_health_check = true;
+        lb.update_frequency = Some(Duration::from_secs(cfg.resolve_interval_seconds));
         let service = background_service(&format!("upstream {name}"), lb);
         let pool = Pool {
             name: name.to_string(),
             lb: service.task(),
-            tls: cfg.scheme == Scheme::Https,
+            ejection: Ejection::new(&cfg.passive_ejection),
+            max_retries: cfg.max_retries,
+            idle_timeout: Duration::from_secs(cfg.idle_timeout_seconds),
+            tls,
             addressing: cfg.addressing,
             signer: Signer::new(
                 &creds.access_key_id,
@@ -78,6 +86,7 @@ impl Pool {
             read_timeout: Duration::from_millis(cfg.read_timeout_ms),
             write_timeout: Duration::from_millis(cfg.write_timeout_ms),
             background: None,
+            peer_tls: crate::tls::upstream::for_pool(name, cfg.tls.as_ref()),
         };
         (pool, service)
     }
@@ -94,9 +103,39 @@ impl Pool {
         self.lb.backends().get_backend().len()
     }
 
-    /// Picks a healthy backend and builds the peer for a request to `bucket`.
+    /// Each resolved backend's address and whether it passes its health check (metrics).
+    pub fn backend_health(&self) -> Vec<(String, bool)> {
+        let backends = self.lb.backends();
+        let all = backends.get_backend();
+        all.iter()
+            .map(|b| (b.addr.to_string(), backends.ready(b)))
+            .collect()
+    }
+
+    /// Picks a healthy backend and builds the peer for a request to `bucket` (bucket
+    /// operations: consistent hashing keys on the bucket alone).
     pub fn pick(&self, bucket: &str) -> Option<Target> {
-        let backend = self.lb.select(b"", 256)?;
+        self.pick_for(bucket, "", &[])
+    }
+
+    /// Picks a backend for `key` in `bucket` (the key only matters to consistent hashing).
+    /// In order of preference: healthy, not ejected and not in `failed` (backends this
+    /// request already failed on); then healthy and not in `failed`, even if ejected; then
+    /// any healthy one. `None` when no backend passes its health check.
+    pub fn pick_for(&self, bucket: &str, key: &str, failed: &[SocketAddr]) -> Option<Target> {
+        let hashed = hash_key(bucket, key);
+        let now = Instant::now();
+        let fresh = |b: &Backend| !failed.contains(&b.addr);
+        let backend = self
+            .lb
+            .select_with(&hashed, 256, |b, healthy| {
+                healthy && fresh(b) && !self.ejection.is_ejected(&b.addr, now)
+            })
+            .or_else(|| {
+                self.lb
+                    .select_with(&hashed, 256, |b, healthy| healthy && fresh(b))
+            })
+            .or_else(|| self.lb.select(&hashed, 256))?;
         Some(self.target(&backend, bucket))
     }
 
@@ -108,6 +147,7 @@ impl Pool {
             .unwrap_or_else(|| Endpoint {
                 host: backend.addr.to_string(),
                 port: 0,
+                weight: 1,
             });
         let default_port = if self.tls { 443 } else { 80 };
         let name = match self.addressing {
@@ -123,6 +163,10 @@ impl Pool {
         peer.options.connection_timeout = Some(self.connect_timeout);
         peer.options.read_timeout = Some(self.read_timeout);
         peer.options.write_timeout = Some(self.write_timeout);
+        peer.options.idle_timeout = Some(self.idle_timeout);
+        if let Some(t) = &self.peer_tls {
+            t.apply(&mut peer);
+        }
         Target { peer, host }
     }
 
@@ -154,7 +198,7 @@ pub struct Pools {
 impl Pools {
     pub fn new(
         upstreams: &BTreeMap<String, Upstream>,
-    ) -> (Pools, Vec<GenBackgroundService<LoadBalancer<RoundRobin>>>) {
+    ) -> (Pools, Vec<GenBackgroundService<LoadBalancer<Balanced>>>) {
         let mut by_name = BTreeMap::new();
         let mut services = Vec::new();
         for (name, cfg) in upstreams {

@@ -73,6 +73,7 @@ pub async fn handle(
         &gateway.markers,
         SystemTime::now(),
     );
+    crate::observe::auth::s3(session.req_header(), &planned);
     match planned {
         Ok(plan::Planned::Forward(request)) => Ok(Decision::Forward(request)),
         Ok(plan::Planned::Answer { identity, body }) => {
@@ -123,14 +124,14 @@ async fn refuse(
     identity: Option<&Identity>,
     request_id: &str,
 ) -> Result<()> {
-    let client = session
-        .client_addr()
-        .and_then(|a| a.as_inet())
-        .map(|a| a.ip());
+    let client = gateway.limits.client_ip(session);
     let who = identity.map_or("-", |i| i.subject.as_str());
     let why = err.log.as_deref().unwrap_or("");
     if err.status == 403 && identity.is_none() {
-        let failures = client.map_or(0, crate::auth::failures::record);
+        let failures = match client {
+            Some(ip) => crate::auth::failures::record(&gateway.limits, ip).await,
+            None => 0,
+        };
         log::warn!(
             "s3 auth rejected: route={} client={} failures={failures} {}: {why}",
             gateway.route_name(route),
