@@ -38,7 +38,7 @@ const BIG: u64 = 256 * 1024 * 1024;
 #[test]
 fn sigterm_during_a_256_mib_download_finishes_it_byte_exact_with_readyz_503_first() {
     let bucket = fresh_bucket("drain");
-    let yaml = format!("{}{}", preamble(90, 2), route("/files", &bucket));
+    let yaml = format!("{}{}", preamble(90, 3), route("/files", &bucket));
     let mut gw = Gateway::start(&yaml);
     let put =
         client::request_streaming_body(gw.addr(), "PUT", "/files/big.bin", &[], BIG, |o, b| {
@@ -72,10 +72,10 @@ fn sigterm_during_a_256_mib_download_finishes_it_byte_exact_with_readyz_503_firs
     });
     gw.signal("TERM");
     // During the notice the listener still answers, and says it is going away.
+    gw.wait_for_log("SIGTERM: /readyz answers 503", Duration::from_secs(5));
     let ready = client::get(gw.addr(), "/readyz");
     ready.assert_status(503);
     assert_eq!(ready.json()["status"], "draining");
-    gw.wait_for_log("SIGTERM: /readyz answers 503", Duration::from_secs(5));
 
     let (resp, sha) = download.join().expect("download thread");
     let resp = resp.expect("the download survives the drain");
