@@ -311,7 +311,8 @@ fn two_instances_share_one_limit_through_redis() {
     );
     let log = a.wait_for_log("unavailable", Duration::from_secs(5));
     assert_eq!(
-        log.matches("rate limits: Redis").count(),
+        log.matches("rate limits: shared counters unavailable")
+            .count(),
         1,
         "the outage is logged once, not per request:\n{log}"
     );

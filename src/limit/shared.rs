@@ -10,8 +10,8 @@
 //! logs it once for the outage (not per request), and skips Redis for [`RETRY_AFTER`] before
 //! trying again, so an outage costs at most one deadline per second.
 //!
-//! Like the OIDC session store, the connection lives on a small runtime of its own thread
-//! (Pingora runs several runtimes, and a Redis connection belongs to the one that made it).
+//! Like the OIDC session store, the connection is a [`RedisLink`] (a small runtime of its own
+//! thread: Pingora runs several runtimes, and a Redis connection belongs to the one that made it).
 //! One client per distinct `redis:` setting is kept process-wide, so a config reload keeps
 //! the connection and the outage state.
 
@@ -19,10 +19,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bucketgate_plugin::redis_link::RedisLink;
 use once_cell::sync::Lazy;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::runtime::Handle;
-use tokio::sync::oneshot;
 
 use super::config::RedisLimits;
 
@@ -44,17 +42,13 @@ pub type Count = (u64, Duration);
 
 pub struct Shared {
     setting: RedisLimits,
-    label: String,
-    client: redis::Client,
-    handle: Handle,
-    manager: Arc<Mutex<Option<ConnectionManager>>>,
+    link: RedisLink,
     timeout: Duration,
     /// Milliseconds after `epoch` before which Redis is not tried.
     skip_until_ms: AtomicU64,
     epoch: Instant,
     /// Set while Redis is failing; the first failure and the recovery are logged.
     down: AtomicBool,
-    _stop: oneshot::Sender<()>,
 }
 
 /// The client for the `redis:` setting, made once and reused by every reload that keeps it.
@@ -77,32 +71,19 @@ pub fn client(setting: &RedisLimits) -> Result<Arc<Shared>, String> {
 
 impl Shared {
     fn new(setting: &RedisLimits) -> Result<Shared, String> {
-        let label = bucketgate_plugin::without_userinfo(&setting.url);
-        let client = redis::Client::open(setting.url.as_str())
-            .map_err(|e| format!("bad Redis URL {label}: {}", e.category()))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the Redis runtime: {e}"))?;
-        let handle = runtime.handle().clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        std::thread::Builder::new()
-            .name("bucketgate-limits".into())
-            .spawn(move || {
-                let _ = runtime.block_on(stopped);
-            })
-            .map_err(|e| format!("cannot start the Redis thread: {e}"))?;
+        let timeout = Duration::from_millis(setting.timeout_ms.max(1));
         Ok(Shared {
             setting: setting.clone(),
-            label,
-            client,
-            handle,
-            manager: Arc::new(Mutex::new(None)),
-            timeout: Duration::from_millis(setting.timeout_ms.max(1)),
+            link: RedisLink::new(
+                &setting.url,
+                "bucketgate-limits",
+                timeout.max(Duration::from_millis(200)),
+                timeout,
+            )?,
+            timeout,
             skip_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             down: AtomicBool::new(false),
-            _stop: stop,
         })
     }
 
@@ -139,7 +120,7 @@ impl Shared {
                 if self.down.swap(false, Ordering::Relaxed) {
                     log::warn!(
                         "rate limits: Redis {} answers again; limits are shared again",
-                        self.label
+                        self.link.label
                     );
                 }
                 Some(
@@ -163,9 +144,8 @@ impl Shared {
                 );
                 if !self.down.swap(true, Ordering::Relaxed) {
                     log::warn!(
-                        "rate limits: Redis {} unavailable ({why}); counting locally in each \
-                         process until it answers again",
-                        self.label
+                        "rate limits: shared counters unavailable ({why}); counting locally in \
+                         each process until Redis answers again"
                     );
                 }
                 None
@@ -173,47 +153,12 @@ impl Shared {
         }
     }
 
-    /// Sends `pipe` on the store's runtime, with the deadline.
+    /// Sends `pipe` on the link's runtime, with the deadline.
     async fn query(&self, pipe: redis::Pipeline) -> Result<Vec<Option<i64>>, String> {
-        let client = self.client.clone();
-        let slot = Arc::clone(&self.manager);
-        let timeout = self.timeout;
-        let task = self.handle.spawn(async move {
-            let work = async {
-                let mut conn = connection(&client, &slot, timeout)?;
+        self.link
+            .run(self.timeout, move |mut conn| async move {
                 pipe.query_async::<Vec<Option<i64>>>(&mut conn).await
-            };
-            match tokio::time::timeout(timeout, work).await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) => Err(format!(
-                    "{}{}",
-                    e.category(),
-                    e.code().map(|c| format!(" ({c})")).unwrap_or_default()
-                )),
-                Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
-            }
-        });
-        task.await
-            .unwrap_or_else(|_| Err("the Redis task was cancelled".into()))
+            })
+            .await
     }
-}
-
-/// The shared connection manager, made at first use (inside the client's runtime).
-fn connection(
-    client: &redis::Client,
-    slot: &Mutex<Option<ConnectionManager>>,
-    timeout: Duration,
-) -> redis::RedisResult<ConnectionManager> {
-    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(conn) = slot.as_ref() {
-        return Ok(conn.clone());
-    }
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout.max(Duration::from_millis(200))))
-        .set_response_timeout(Some(timeout))
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(500));
-    let conn = ConnectionManager::new_lazy_with_config(client.clone(), config)?;
-    *slot = Some(conn.clone());
-    Ok(conn)
 }

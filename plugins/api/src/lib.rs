@@ -13,6 +13,8 @@
 
 mod grant;
 mod log_url;
+#[cfg(feature = "redis")]
+pub mod redis_link;
 mod request;
 mod translate;
 
