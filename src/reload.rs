@@ -73,38 +73,30 @@ async fn wait_for_resolution(pools: &Pools) -> Result<(), String> {
 
 /// Settings a running process keeps until it is upgraded or restarted.
 fn needs_upgrade(old: &Config, new: &Config) -> Vec<&'static str> {
-    let (a, b) = (&old.server, &new.server);
-    let addrs = |c: &Config| -> Vec<String> {
-        c.listeners
-            .iter()
-            .map(|l| l.address.0.to_string())
-            .collect()
-    };
-    let mut changed = Vec::new();
-    if addrs(old) != addrs(new) {
-        changed.push("listeners");
-    }
-    if a.threads != b.threads {
-        changed.push("server.threads");
-    }
-    if a.pid_file != b.pid_file {
-        changed.push("server.pid_file");
-    }
-    if a.upgrade_sock != b.upgrade_sock {
-        changed.push("server.upgrade_sock");
-    }
-    if a.error_log != b.error_log {
-        changed.push("server.error_log");
-    }
-    if a.upstream_keepalive_pool_size != b.upstream_keepalive_pool_size {
-        changed.push("server.upstream_keepalive_pool_size");
-    }
-    if a.log_level != b.log_level {
-        changed.push("server.log_level");
-    }
-    let metrics = |c: &Config| c.metrics.as_ref().map(|m| format!("{m:?}"));
-    if metrics(old) != metrics(new) {
-        changed.push("metrics");
-    }
-    changed
+    // Each setting as text, so one comparison serves them all.
+    type Show = fn(&Config) -> String;
+    const FIXED: &[(&str, Show)] = &[
+        ("listeners", |c| {
+            let addrs: Vec<String> = c
+                .listeners
+                .iter()
+                .map(|l| l.address.0.to_string())
+                .collect();
+            addrs.join(",")
+        }),
+        ("server.threads", |c| format!("{:?}", c.server.threads)),
+        ("server.pid_file", |c| c.server.pid_file.clone()),
+        ("server.upgrade_sock", |c| c.server.upgrade_sock.clone()),
+        ("server.error_log", |c| format!("{:?}", c.server.error_log)),
+        ("server.upstream_keepalive_pool_size", |c| {
+            c.server.upstream_keepalive_pool_size.to_string()
+        }),
+        ("server.log_level", |c| c.server.log_level.clone()),
+        ("metrics", |c| format!("{:?}", c.metrics)),
+    ];
+    FIXED
+        .iter()
+        .filter(|(_, show)| show(old) != show(new))
+        .map(|(name, _)| *name)
+        .collect()
 }

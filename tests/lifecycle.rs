@@ -190,13 +190,20 @@ fn sighup_reloads_a_good_config_and_keeps_the_old_one_on_a_broken_one() {
     client::get(gw.addr(), "/files/k.txt").assert_status(200);
 
     // A good config with the route moved: the new prefix serves, the old one is gone.
+    // A setting a running process cannot change is named in the log.
     std::fs::write(
         gw.config_path(),
-        config.replace("path_prefix: /files", "path_prefix: /renamed"),
+        config
+            .replace("path_prefix: /files", "path_prefix: /renamed")
+            .replace("  threads: 2\n", "  threads: 3\n"),
     )
     .unwrap();
     gw.signal("HUP");
-    gw.wait_for_log("reload: now serving", Duration::from_secs(10));
+    let log = gw.wait_for_log("reload: now serving", Duration::from_secs(10));
+    assert!(
+        log.contains("reload: server.threads changed; it takes effect only after an upgrade"),
+        "{log}"
+    );
     let r = client::get(gw.addr(), "/renamed/k.txt");
     r.assert_status(200);
     assert_eq!(r.body, b"v1");

@@ -11,6 +11,7 @@
 //! - [`Verdict`] and [`Rejection`], the outcomes;
 //! - [`S3Request`], [`ResponseTranslator`] and [`BodyTranslator`], the translation seam.
 
+mod cidr;
 mod grant;
 mod log_url;
 #[cfg(feature = "redis")]
@@ -18,6 +19,7 @@ pub mod redis_link;
 mod request;
 mod translate;
 
+pub use cidr::Cidr;
 pub use grant::{grants_from_claims, Grant, GrantTemplate, Operation, Operations};
 pub use log_url::without_userinfo;
 pub use request::RequestView;

@@ -1,8 +1,6 @@
 //! Addresses in the config: absolute http(s) URLs reduced to their origin (for same-origin
 //! checks of return URLs), CIDR blocks of trusted proxies, and URLs made safe to log.
 
-use std::net::IpAddr;
-
 /// An absolute http(s) URL split into origin (`scheme://host[:port]`) and the rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedUrl {
@@ -96,54 +94,6 @@ pub fn parse_absolute(url: &str) -> Option<ParsedUrl> {
     })
 }
 
-/// A CIDR block of `trusted_proxies`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    pub addr: IpAddr,
-    pub bits: u8,
-}
-
-impl Cidr {
-    /// `10.0.0.0/8`, `::1/128`, or a bare address (all bits).
-    pub fn parse(text: &str) -> Result<Cidr, String> {
-        let (addr, bits) = match text.split_once('/') {
-            Some((a, b)) => (a, Some(b)),
-            None => (text, None),
-        };
-        let addr: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{text:?} is not an IP address or CIDR block"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let bits = match bits {
-            None => max,
-            Some(b) => b
-                .parse::<u8>()
-                .ok()
-                .filter(|b| *b <= max)
-                .ok_or_else(|| format!("{text:?}: prefix length must be 0..={max}"))?,
-        };
-        Ok(Cidr { addr, bits })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.bits)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.bits))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
+pub use bucketgate_plugin::Cidr;
 
 pub use bucketgate_plugin::without_userinfo;
