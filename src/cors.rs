@@ -9,7 +9,7 @@
 //! depends on `Origin` says `Vary: Origin`, so caches keep one copy per origin.
 
 use http::Method;
-use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_http::RequestHeader;
 
 use crate::config::model::CorsConfig;
 
@@ -130,20 +130,21 @@ impl CorsPolicy {
         Preflight::Allowed(out)
     }
 
-    /// Adds the CORS headers of a real request from the allowed `origin` to its response.
-    pub fn decorate(&self, resp: &mut ResponseHeader, origin: &str) -> pingora_error::Result<()> {
-        resp.insert_header(
+    /// The CORS headers of every answer to a real request from the allowed `origin` (added by
+    /// [`crate::cors_headers`]).
+    pub fn response_headers(&self, origin: &str) -> Vec<(&'static str, String)> {
+        let mut out = vec![(
             "access-control-allow-origin",
             self.allow_origin_value(origin),
-        )?;
+        )];
         if !self.expose_value.is_empty() {
-            resp.insert_header("access-control-expose-headers", self.expose_value.as_str())?;
+            out.push(("access-control-expose-headers", self.expose_value.clone()));
         }
         if self.credentials {
-            resp.insert_header("access-control-allow-credentials", "true")?;
+            out.push(("access-control-allow-credentials", "true".to_string()));
         }
-        resp.append_header("vary", "Origin")?;
-        Ok(())
+        out.push(("vary", "Origin".to_string()));
+        out
     }
 }
 
@@ -251,24 +252,26 @@ mod tests {
         let h = allowed(p.preflight(&req, "https://a.example"));
         assert_eq!(get(&h, "access-control-allow-origin").as_deref(), Some("*"));
 
-        let mut resp = ResponseHeader::build(206, None).unwrap();
-        p.decorate(&mut resp, "https://a.example").unwrap();
-        assert_eq!(resp.headers["access-control-allow-origin"], "*");
+        let h = p.response_headers("https://a.example");
+        assert_eq!(get(&h, "access-control-allow-origin").as_deref(), Some("*"));
         assert_eq!(
-            resp.headers["access-control-expose-headers"],
-            "ETag, Content-Range, Accept-Ranges, Content-Length, Content-Type, Last-Modified"
+            get(&h, "access-control-expose-headers").as_deref(),
+            Some("ETag, Content-Range, Accept-Ranges, Content-Length, Content-Type, Last-Modified")
         );
+        assert_eq!(get(&h, "vary").as_deref(), Some("Origin"));
 
         let p = policy(
             "allow_origins: [\"https://app.example\"]\nallow_credentials: true\nallow_methods: [GET, PUT]",
         );
-        let mut resp = ResponseHeader::build(200, None).unwrap();
-        p.decorate(&mut resp, "https://app.example").unwrap();
+        let h = p.response_headers("https://app.example");
         assert_eq!(
-            resp.headers["access-control-allow-origin"],
-            "https://app.example"
+            get(&h, "access-control-allow-origin").as_deref(),
+            Some("https://app.example")
         );
-        assert_eq!(resp.headers["access-control-allow-credentials"], "true");
+        assert_eq!(
+            get(&h, "access-control-allow-credentials").as_deref(),
+            Some("true")
+        );
         let req = preflight_req("https://app.example", "PUT", None);
         let h = allowed(p.preflight(&req, "https://app.example"));
         assert_eq!(

@@ -10,6 +10,7 @@ pub mod civil;
 pub mod client_ip;
 pub mod config;
 pub mod cors;
+pub mod cors_headers;
 pub mod failure;
 pub mod frontend;
 pub mod gateway;

@@ -16,6 +16,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use pingora_core::modules::http::compression::ResponseCompressionBuilder;
+use pingora_core::modules::http::HttpModules;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
@@ -27,6 +29,7 @@ use crate::access_log;
 use crate::authorize::{self, Decision};
 use crate::config::model::Frontend;
 use crate::cors::{self, Preflight};
+use crate::cors_headers::{CorsHeaders, CorsHeadersBuilder};
 use crate::failure;
 use crate::frontend::files::{self, ClientRequest};
 use crate::frontend::s3::{self, S3Error, S3Request};
@@ -76,8 +79,6 @@ pub struct RequestCtx {
     pub request_id: Option<String>,
     /// S3 routes: why the client's body was refused mid-stream (forged chunk, bad checksum).
     pub s3_failure: Option<S3Error>,
-    /// The request's `Origin`, when the route's CORS policy allows it.
-    pub cors_origin: Option<String>,
     /// Rate limits: the client address, and this request's places in the concurrency counts
     /// (given back when the request ends and the context drops).
     pub limits: crate::limit::Admission,
@@ -102,6 +103,12 @@ pub struct Proxy {
 impl ProxyHttp for Proxy {
     type CTX = RequestCtx;
 
+    fn init_downstream_modules(&self, modules: &mut HttpModules) {
+        // Pingora's default: response compression, disabled (bodies stream byte-exact).
+        modules.add_module(ResponseCompressionBuilder::enable(0));
+        modules.add_module(Box::new(CorsHeadersBuilder));
+    }
+
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             gw: self.live.current(),
@@ -121,7 +128,6 @@ impl ProxyHttp for Proxy {
             s3_body: None,
             request_id: None,
             s3_failure: None,
-            cors_origin: None,
             limits: Default::default(),
         }
     }
@@ -139,10 +145,11 @@ impl ProxyHttp for Proxy {
             }
         };
         ctx.route = Some(found.index);
+        cors_headers_for_answers(session, &gw, found.index);
         if crate::limit::check_client(session, &gw, found.index, &mut ctx.limits).await? {
             return Ok(true);
         }
-        if self.cors(session, ctx, found.index).await? {
+        if self.cors_preflight(session, &gw, found.index).await? {
             return Ok(true);
         }
         if gw.config.routes[found.index].frontend == Frontend::S3 {
@@ -282,7 +289,6 @@ impl ProxyHttp for Proxy {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let gw = ctx.gw.clone();
         if let Some(call) = ctx.upstream_call.as_mut() {
             call.status = Some(resp.status.as_u16());
         }
@@ -290,12 +296,6 @@ impl ProxyHttp for Proxy {
             return Ok(());
         }
         self.shape_response(resp, ctx)?;
-        if let (Some(origin), Some(policy)) = (
-            ctx.cors_origin.as_deref(),
-            ctx.route.and_then(|r| gw.cors[r].as_ref()),
-        ) {
-            policy.decorate(resp, origin)?;
-        }
         Ok(())
     }
 
@@ -489,41 +489,37 @@ impl Proxy {
         Ok(())
     }
 
-    /// CORS: answers a preflight itself (true), and remembers an allowed `Origin` for the
-    /// response.
-    async fn cors(
+    /// CORS preflights: answered here (true), before authentication (browsers send them
+    /// without credentials).
+    async fn cors_preflight(
         &self,
         session: &mut Session,
-        ctx: &mut RequestCtx,
+        gw: &Gateway,
         route: usize,
     ) -> Result<bool> {
-        let gw = ctx.gw.clone();
         let Some(policy) = gw.cors[route].as_ref() else {
             return Ok(false);
         };
         let req = session.req_header();
-        if let Some(origin) = cors::preflight_origin(req) {
-            match policy.preflight(req, origin) {
-                Preflight::Allowed(headers) => {
-                    let extra: Vec<(&str, &str)> =
-                        headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    reply::send(session, 204, "text/plain", Bytes::new(), &extra).await?;
-                }
-                Preflight::Refused(why) => {
-                    log::info!(
-                        "cors preflight refused: route={} {why}",
-                        gw.route_name(route)
-                    );
-                    let reject = Reject::new(403, "cors_refused", &why);
-                    reply::send_reject(session, &reject).await?;
-                }
+        let Some(origin) = cors::preflight_origin(req) else {
+            return Ok(false);
+        };
+        match policy.preflight(req, origin) {
+            Preflight::Allowed(headers) => {
+                let extra: Vec<(&str, &str)> =
+                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                reply::send(session, 204, "text/plain", Bytes::new(), &extra).await?;
             }
-            return Ok(true);
+            Preflight::Refused(why) => {
+                log::info!(
+                    "cors preflight refused: route={} {why}",
+                    gw.route_name(route)
+                );
+                let reject = Reject::new(403, "cors_refused", &why);
+                reply::send_reject(session, &reject).await?;
+            }
         }
-        ctx.cors_origin = cors::origin(req)
-            .filter(|o| policy.allows_origin(o))
-            .map(str::to_string);
-        Ok(false)
+        Ok(true)
     }
 
     fn find_route(gw: &Gateway, session: &Session) -> Result<Found, Reject> {
@@ -613,6 +609,27 @@ impl Proxy {
                 Ok(true)
             }
         }
+    }
+}
+
+/// CORS: when the route has a policy and the request (not a preflight) comes from an allowed
+/// `Origin`, every answer to it, ours or the upstream's, carries the CORS headers.
+fn cors_headers_for_answers(session: &mut Session, gw: &Gateway, route: usize) {
+    let Some(policy) = gw.cors[route].as_ref() else {
+        return;
+    };
+    let req = session.req_header();
+    if cors::preflight_origin(req).is_some() {
+        return;
+    }
+    let Some(headers) = cors::origin(req)
+        .filter(|o| policy.allows_origin(o))
+        .map(|o| policy.response_headers(o))
+    else {
+        return;
+    };
+    if let Some(module) = session.downstream_modules_ctx.get_mut::<CorsHeaders>() {
+        module.set(headers);
     }
 }
 

@@ -83,6 +83,33 @@ fn a_player_on_another_origin_preflights_and_seeks() {
     }
     assert!(r.header_all("vary").iter().any(|v| v.contains("Origin")));
 
+    // Refusals are readable too: bucketgate's own answers (405 for a method the route does not
+    // take, 400 for a bad key) and a mapped upstream 404 carry the same CORS headers, so the
+    // page sees the status instead of a network error.
+    for (method, path, status) in [
+        ("PUT", "/videos/film.mp4", 405),
+        ("GET", "/videos/a/%2e%2e/b", 400),
+        ("GET", "/videos/missing.mp4", 404),
+    ] {
+        let r = request(gw.addr(), method, path, &[("Origin", PLAYER)], None);
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some(PLAYER),
+            "{method} {path}"
+        );
+        assert!(r.header_all("vary").iter().any(|v| v.contains("Origin")));
+        let r = request(
+            gw.addr(),
+            method,
+            path,
+            &[("Origin", "https://evil.example")],
+            None,
+        );
+        assert_eq!(r.status, status);
+        assert_eq!(r.header("access-control-allow-origin"), None);
+    }
+
     // Another origin: its preflight is refused and its responses carry no CORS headers.
     let evil = "https://evil.example";
     let p = preflight(&gw, "/videos/film.mp4", evil, "GET", "range");
