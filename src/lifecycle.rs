@@ -10,7 +10,7 @@
 //!
 //! A second `SIGTERM` or a `SIGINT` during the drain notice cuts it short.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,8 @@ use crate::live::Live;
 
 pub struct Signals {
     pub live: Arc<Live>,
+    /// Set while a reload runs, so SIGHUPs do not pile up.
+    pub reloading: Arc<AtomicBool>,
 }
 
 #[async_trait]
@@ -38,7 +40,7 @@ impl ShutdownSignalWatch for Signals {
         };
         loop {
             tokio::select! {
-                _ = hup.recv() => self.reload().await,
+                _ = hup.recv() => self.reload(),
                 _ = term.recv() => {
                     let notice = self.start_draining();
                     log::info!("SIGTERM: /readyz answers 503; listeners close in {}s", notice.as_secs());
@@ -67,14 +69,23 @@ impl Signals {
         Duration::from_secs(gateway.config.server.drain_notice_seconds)
     }
 
-    async fn reload(&self) {
+    /// Runs the reload on its own task, so SIGTERM and SIGINT are heard while it runs.
+    fn reload(&self) {
         let path = self.live.config_path.display().to_string();
-        log::info!("SIGHUP: reloading {path}");
-        match crate::reload::reload(&self.live).await {
-            Ok(()) => log::info!("reload: now serving the config in {path}"),
-            Err(why) => {
-                log::error!("reload: {path} rejected, the previous config keeps serving: {why}")
-            }
+        if self.reloading.swap(true, Ordering::AcqRel) {
+            log::warn!("SIGHUP: a reload of {path} is still running; send SIGHUP again after it");
+            return;
         }
+        log::info!("SIGHUP: reloading {path}");
+        let (live, reloading) = (self.live.clone(), self.reloading.clone());
+        tokio::spawn(async move {
+            match crate::reload::reload(&live).await {
+                Ok(()) => log::info!("reload: now serving the config in {path}"),
+                Err(why) => {
+                    log::error!("reload: {path} rejected, the previous config keeps serving: {why}")
+                }
+            }
+            reloading.store(false, Ordering::Release);
+        });
     }
 }

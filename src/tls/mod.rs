@@ -12,6 +12,7 @@ pub mod listeners;
 pub mod pem;
 pub mod resolver;
 pub mod upstream;
+pub mod version_gate;
 
 pub use listeners::{reload as reload_listeners, Endpoints};
 pub use resolver::SniResolver;

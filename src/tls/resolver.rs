@@ -50,6 +50,11 @@ impl CertSet {
 
     /// The certificate for `sni`: an exact DNS name first, then a wildcard covering it, then
     /// the first certificate.
+    /// The oldest TLS version this listener accepts.
+    pub fn min_version(&self) -> TlsVersion {
+        self.min_version
+    }
+
     pub fn pick(&self, sni: Option<&str>) -> &Arc<CertifiedKey> {
         if let Some(name) = sni.map(|s| s.trim_end_matches('.').to_ascii_lowercase()) {
             if let Some(e) = self.entries.iter().find(|e| e.names.contains(&name)) {
