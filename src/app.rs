@@ -106,7 +106,10 @@ impl Built {
     /// Serves until a shutdown signal (see [`crate::lifecycle`]) has run its course.
     pub fn run(self) {
         self.server.run(RunArgs {
-            shutdown_signal: Box::new(Signals { live: self.live }),
+            shutdown_signal: Box::new(Signals {
+                live: self.live,
+                reloading: Default::default(),
+            }),
         });
     }
 }

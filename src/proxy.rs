@@ -134,6 +134,12 @@ impl ProxyHttp for Proxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let gw = ctx.gw.clone();
+        if crate::tls::version_gate::below_min_version(session, &self.live.tls) {
+            session.set_keepalive(None);
+            let reject = Reject::new(426, "tls_version_too_old", "this listener requires TLS 1.3");
+            reply::send_reject(session, &reject).await?;
+            return Ok(true);
+        }
         if health::handle(session, &gw).await? {
             return Ok(true);
         }
