@@ -99,7 +99,8 @@ async fn answer(
         Outcome::Respond(resp) => reply::send_local(session, &resp).await,
         Outcome::Reject(rejection) if matches!(rejection.status, 401 | 403) => {
             let failures = match client {
-                Some(ip) => auth::failures::record(&gateway.limits, ip).await,
+                // The route has a chain: its attempt was counted before auth.
+                Some(ip) => auth::failures::record(&gateway.limits, ip, true).await,
                 None => 0,
             };
             log::warn!(

@@ -8,7 +8,8 @@ use std::net::IpAddr;
 use crate::limit::Limits;
 
 /// Counts one failed attempt from `ip` (the client address, see [`crate::client_ip`]) and
-/// returns the failures from it in the current window.
-pub async fn record(limits: &Limits, ip: IpAddr) -> u64 {
-    limits.record_failure(ip).await
+/// returns the failures from it in the current window. `pending`: the request carried
+/// credentials, so [`crate::limit`] counted its attempt before auth.
+pub async fn record(limits: &Limits, ip: IpAddr, pending: bool) -> u64 {
+    limits.record_failure(ip, pending).await
 }

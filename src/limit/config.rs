@@ -68,7 +68,8 @@ pub struct RedisLimits {
     /// Prepended to every counter key.
     #[serde(default = "default_key_prefix")]
     pub key_prefix: String,
-    /// Longest wait for Redis on a request; past it the request is counted locally.
+    /// Longest wait for one Redis round trip (a request makes up to three); past it the
+    /// request is counted locally.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
 }

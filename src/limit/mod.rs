@@ -13,19 +13,21 @@
 //! [`Gateway`] (process-wide statics), so a config reload keeps it.
 
 pub mod answer;
+pub mod attempts;
 pub mod config;
 pub mod local;
 pub mod shared;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pingora_error::Result;
 use pingora_limits::inflight::Guard;
 use pingora_proxy::Session;
 
 use crate::client_ip::{self, Cidr};
+use crate::config::model::Frontend;
 use crate::config::Config;
 use crate::gateway::Gateway;
 use config::{LimitRule, LimitsConfig};
@@ -45,6 +47,55 @@ pub struct Admission {
     /// The client address (see [`crate::client_ip`]), once the route matched.
     pub client_ip: Option<IpAddr>,
     guards: Vec<Guard>,
+    /// An authentication attempt counted before auth ran: given back when auth succeeds (see
+    /// [`Limits::after_auth`]) or, otherwise, when the request ends; a failure is counted again
+    /// by [`Limits::record_failure`], so it stays counted.
+    attempt: Option<Attempt>,
+}
+
+/// The prefix every per-address counter uses: an IPv4 address as it is, an IPv6 address as its
+/// /64 (one client usually owns a whole /64 and could otherwise rotate addresses inside it).
+/// IPv4-mapped IPv6 addresses count as their IPv4 address.
+pub fn ip_subject(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+/// One authentication attempt counted before auth; given back when dropped.
+struct Attempt {
+    key: String,
+    at: Counted,
+}
+
+enum Counted {
+    Local(Instant),
+    Shared(Arc<Shared>),
+}
+
+impl std::fmt::Debug for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt").field("key", &self.key).finish()
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        match &self.at {
+            Counted::Local(start) => attempts::give_back(&self.key, *start, 1),
+            Counted::Shared(shared) => {
+                // Off the request path: nobody waits for it.
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    let (shared, key) = (shared.clone(), std::mem::take(&mut self.key));
+                    rt.spawn(async move { shared.give_back(&key, 1).await });
+                }
+            }
+        }
+    }
 }
 
 /// Which rule refused a request.
@@ -137,6 +188,28 @@ impl Rule {
     }
 }
 
+/// One counter to add to: `n` to `key` in `window`; over when the count passes `over`.
+#[derive(Debug, Clone)]
+struct Check {
+    scope: Scope,
+    key: String,
+    window: Window,
+    n: u64,
+    over: u64,
+}
+
+impl Check {
+    fn rate(scope: Scope, key: String, window: Window) -> Check {
+        Check {
+            scope,
+            key,
+            window,
+            n: 1,
+            over: window.limit,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 struct RouteRules {
     per_ip: Option<Rule>,
@@ -201,35 +274,66 @@ impl Limits {
         client_ip::of(session, &self.trusted)
     }
 
-    /// Before authentication: the failed-auth lockout, then the per-IP and per-route rules.
+    /// Before authentication, in two steps, so that a refused request uses nothing of the
+    /// shared `per_route` budget: first the failed-auth lockout and `per_ip`; then, when both
+    /// pass, `per_route`; then the concurrency counts. `attempt`: the request carries
+    /// credentials, so it counts as a failed attempt until auth succeeds (parallel guesses then
+    /// cannot all pass the lockout at once).
     pub async fn before_auth(
         &self,
         route: usize,
         ip: Option<IpAddr>,
+        attempt: bool,
         adm: &mut Admission,
     ) -> Option<Refusal> {
         let rules = self.routes.get(route)?;
-        let ip_text = ip.map(|ip| ip.to_string());
-        let mut checks: Vec<(Scope, String, Window, u64)> = Vec::new();
+        let ip_text = ip.map(ip_subject);
+        let mut first: Vec<Check> = Vec::new();
         if let Some(ip) = &ip_text {
             if self.failed_auth.limit > 0 {
-                let key = format!("authfail:*:{}:{ip}", self.failed_auth.length.as_millis());
-                // Read, not counted: only failures add to it.
-                checks.push((Scope::FailedAuth, key, self.failed_auth, 0));
+                let n = u64::from(attempt);
+                first.push(Check {
+                    scope: Scope::FailedAuth,
+                    key: self.failed_auth_key(ip),
+                    window: self.failed_auth,
+                    n,
+                    // Refused once earlier failures (and attempts in progress) reach the limit.
+                    over: self.failed_auth.limit - 1 + n,
+                });
             }
             if let Some(rule) = &rules.per_ip {
                 if let Some(w) = rule.rate {
-                    checks.push((Scope::Ip, rule.key(Scope::Ip, ip), w, 1));
+                    first.push(Check::rate(Scope::Ip, rule.key(Scope::Ip, ip), w));
                 }
             }
         }
-        if let Some(rule) = &rules.per_route {
-            if let Some(w) = rule.rate {
-                checks.push((Scope::Route, rule.key(Scope::Route, ""), w, 1));
+        let (counts, shared) = self.counts(&first).await;
+        if let (true, Some(check)) = (attempt, first.first()) {
+            if check.scope == Scope::FailedAuth {
+                let at = match (shared, counts.first()) {
+                    (Some(shared), _) => Some(Counted::Shared(shared)),
+                    (None, Some(c)) => c.2.map(Counted::Local),
+                    (None, None) => None,
+                };
+                adm.attempt = at.map(|at| Attempt {
+                    key: check.key.clone(),
+                    at,
+                });
             }
         }
-        if let Some(refusal) = self.count(&checks).await {
+        if let Some(refusal) = over(&first, &counts) {
+            // A refused attempt ran no auth: it is given back now.
+            adm.attempt = None;
             return Some(refusal);
+        }
+        if let Some(rule) = &rules.per_route {
+            if let Some(w) = rule.rate {
+                let second = [Check::rate(Scope::Route, rule.key(Scope::Route, ""), w)];
+                let (counts, _) = self.counts(&second).await;
+                if let Some(refusal) = over(&second, &counts) {
+                    return Some(refusal);
+                }
+            }
         }
         if let (Some(ip), Some(rule)) = (&ip_text, &rules.per_ip) {
             if let Some(refusal) = enter(rule, Scope::Ip, ip, adm) {
@@ -242,74 +346,104 @@ impl Limits {
         }
     }
 
-    /// After authentication: the per-identity rule for `subject`.
+    /// After authentication: gives back the attempt counted before it, then applies the
+    /// per-identity rule for `subject`.
     pub async fn after_auth(
         &self,
         route: usize,
         subject: &str,
         adm: &mut Admission,
     ) -> Option<Refusal> {
+        adm.attempt = None;
         let rule = self.routes.get(route)?.per_identity.as_ref()?;
         if let Some(w) = rule.rate {
-            let checks = [(Scope::Identity, rule.key(Scope::Identity, subject), w, 1)];
-            if let Some(refusal) = self.count(&checks).await {
+            let checks = [Check::rate(
+                Scope::Identity,
+                rule.key(Scope::Identity, subject),
+                w,
+            )];
+            let (counts, _) = self.counts(&checks).await;
+            if let Some(refusal) = over(&checks, &counts) {
                 return Some(refusal);
             }
         }
         enter(rule, Scope::Identity, subject, adm)
     }
 
-    /// Counts one failed authentication from `ip`; returns the failures in the current window.
-    pub async fn record_failure(&self, ip: IpAddr) -> u64 {
-        let key = format!("authfail:*:{}:{ip}", self.failed_auth.length.as_millis());
-        let checks = [(Scope::FailedAuth, key, self.failed_auth, 1)];
-        self.counts(&checks).await.first().map_or(0, |c| c.0)
+    /// Counts one failed authentication from `ip`; returns the failures in the current window
+    /// (attempts of other requests still in progress included). `pending`: this request's own
+    /// attempt was counted before auth (it is given back when the request ends), so it is not
+    /// counted twice in the answer.
+    pub async fn record_failure(&self, ip: IpAddr, pending: bool) -> u64 {
+        let check = Check {
+            scope: Scope::FailedAuth,
+            key: self.failed_auth_key(&ip_subject(ip)),
+            window: self.failed_auth,
+            n: 1,
+            over: u64::MAX,
+        };
+        let (counts, _) = self.counts(std::slice::from_ref(&check)).await;
+        let own = u64::from(pending && self.failed_auth.limit > 0);
+        counts.first().map_or(0, |c| c.0.saturating_sub(own))
     }
 
-    /// Adds to every counter in `checks` (Redis when configured and up, else locally) and
-    /// returns the first rule that is over: the failed-auth count at its limit, a rate count
-    /// past it.
-    async fn count(&self, checks: &[(Scope, String, Window, u64)]) -> Option<Refusal> {
-        let counts = self.counts(checks).await;
-        for ((scope, _, window, _), (count, left)) in checks.iter().zip(counts) {
-            let over = match scope {
-                Scope::FailedAuth => count >= window.limit,
-                _ => count > window.limit,
-            };
-            if over {
-                return Some(Refusal {
-                    scope: *scope,
-                    retry_after: left.as_secs_f64().ceil().max(1.0) as u64,
-                });
-            }
-        }
-        None
+    fn failed_auth_key(&self, ip: &str) -> String {
+        format!("authfail:*:{}:{ip}", self.failed_auth.length.as_millis())
     }
 
-    async fn counts(&self, checks: &[(Scope, String, Window, u64)]) -> Vec<shared::Count> {
+    /// Adds to every counter in `checks`: through Redis when configured and up (one round trip;
+    /// the client is returned), else locally (failed-auth counts in [`attempts`], with the
+    /// window start for giving back).
+    async fn counts(&self, checks: &[Check]) -> (Vec<LocalCount>, Option<Arc<Shared>>) {
         if checks.is_empty() {
-            return Vec::new();
+            return (Vec::new(), None);
         }
         if let Some(shared) = &self.shared {
             let ops: Vec<Op> = checks
                 .iter()
-                .map(|(_, key, w, n)| Op::Add {
-                    key: key.clone(),
-                    window: w.length,
-                    n: *n,
+                .map(|c| Op::Add {
+                    key: c.key.clone(),
+                    window: c.window.length,
+                    n: c.n,
                 })
                 .collect();
             if let Some(counts) = shared.run(&ops).await {
                 if counts.len() == checks.len() {
-                    return counts;
+                    let counts = counts.into_iter().map(|(c, l)| (c, l, None)).collect();
+                    return (counts, Some(shared.clone()));
                 }
             }
         }
-        checks
+        let counts = checks
             .iter()
-            .map(|(_, key, w, n)| local::add(key, w.length, *n))
-            .collect()
+            .map(|c| match c.scope {
+                Scope::FailedAuth => {
+                    let (count, left, start) = attempts::add(&c.key, c.window.length, c.n);
+                    (count, left, Some(start))
+                }
+                _ => {
+                    let (count, left) = local::add(&c.key, c.window.length, c.n);
+                    (count, left, None)
+                }
+            })
+            .collect();
+        (counts, None)
     }
+}
+
+/// A count, the time left in its window, and (for a local failed-auth count) the window start.
+type LocalCount = (u64, Duration, Option<Instant>);
+
+/// The first check whose count is over, as a refusal.
+fn over(checks: &[Check], counts: &[LocalCount]) -> Option<Refusal> {
+    checks
+        .iter()
+        .zip(counts)
+        .find(|(check, count)| count.0 > check.over)
+        .map(|(check, count)| Refusal {
+            scope: check.scope,
+            retry_after: count.1.as_secs_f64().ceil().max(1.0) as u64,
+        })
 }
 
 /// Takes a place in `rule`'s concurrency count for `subject`; a refusal when it is full.
@@ -337,7 +471,17 @@ pub async fn check_client(
     adm: &mut Admission,
 ) -> Result<bool> {
     adm.client_ip = gw.limits.client_ip(session);
-    match gw.limits.before_auth(route, adm.client_ip, adm).await {
+    let attempt = match gw.config.routes.get(route).map(|r| &r.frontend) {
+        Some(Frontend::S3) => crate::s3::verify::carries_credentials(session.req_header()),
+        // Which request carries credentials only the plugins know: every request that reaches
+        // a chain counts until it authenticates or ends.
+        _ => gw.chains.get(route).is_some_and(|c| !c.is_empty()),
+    };
+    match gw
+        .limits
+        .before_auth(route, adm.client_ip, attempt, adm)
+        .await
+    {
         Some(refusal) => {
             answer::send(session, gw, route, &refusal).await?;
             Ok(true)
@@ -373,6 +517,153 @@ mod tests {
             burst,
             concurrent: None,
         }
+    }
+
+    /// A rule of `burst` requests per 100 s (long: no test depends on a window ending).
+    fn slow(burst: u64, owner: &str) -> Rule {
+        Rule::new(&rule(Some(burst as f64 / 100.0), Some(burst)), owner)
+    }
+
+    fn limits(rules: RouteRules, max_failures: u64) -> Limits {
+        Limits {
+            trusted: Vec::new(),
+            routes: vec![rules],
+            failed_auth: Window {
+                limit: max_failures,
+                length: Duration::from_secs(3600 + max_failures),
+            },
+            shared: None,
+        }
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().expect("address"))
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64_and_ipv4_per_address() {
+        let a = ip_subject("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = ip_subject("2001:db8:1:2:ffff:1:2:3".parse().unwrap());
+        let c = ip_subject("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b, "one /64 is one client");
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_ne!(a, c, "another /64 is another client");
+        assert_eq!(ip_subject("192.0.2.7".parse().unwrap()), "192.0.2.7");
+        assert_ne!(
+            ip_subject("192.0.2.7".parse().unwrap()),
+            ip_subject("192.0.2.8".parse().unwrap())
+        );
+        assert_eq!(
+            ip_subject("::ffff:192.0.2.7".parse().unwrap()),
+            "192.0.2.7",
+            "IPv4-mapped is the IPv4 address"
+        );
+    }
+
+    #[tokio::test]
+    async fn rotating_ipv6_addresses_in_one_64_share_the_per_ip_limit() {
+        let l = limits(
+            RouteRules {
+                per_ip: Some(slow(2, "t-v6")),
+                ..Default::default()
+            },
+            0,
+        );
+        let mut adm = Admission::default();
+        for host in ["1", "2"] {
+            let addr = ip(&format!("2001:db8:77:1::{host}"));
+            assert_eq!(l.before_auth(0, addr, false, &mut adm).await, None);
+        }
+        let refused = l
+            .before_auth(0, ip("2001:db8:77:1:dead::3"), false, &mut adm)
+            .await;
+        assert_eq!(refused.map(|r| r.scope), Some(Scope::Ip));
+        let other = l
+            .before_auth(0, ip("2001:db8:77:2::1"), false, &mut adm)
+            .await;
+        assert_eq!(other, None, "another /64 has its own budget");
+    }
+
+    #[tokio::test]
+    async fn parallel_attempts_cannot_all_pass_the_lockout() {
+        let l = limits(RouteRules::default(), 3);
+        let client = ip("198.51.100.31");
+        // Three attempts in progress at once (none has failed yet): the fourth is refused.
+        let mut running: Vec<Admission> = Vec::new();
+        for _ in 0..3 {
+            let mut adm = Admission::default();
+            assert_eq!(l.before_auth(0, client, true, &mut adm).await, None);
+            running.push(adm);
+        }
+        let mut adm = Admission::default();
+        let refused = l.before_auth(0, client, true, &mut adm).await;
+        assert_eq!(refused.map(|r| r.scope), Some(Scope::FailedAuth));
+        // They succeed: their attempts are given back and the address is free again.
+        for mut adm in running {
+            assert_eq!(l.after_auth(0, "alice", &mut adm).await, None);
+        }
+        let mut adm = Admission::default();
+        assert_eq!(l.before_auth(0, client, true, &mut adm).await, None);
+        drop(adm);
+        // Three real failures lock the address out, with or without credentials.
+        for _ in 0..3 {
+            let mut adm = Admission::default();
+            assert_eq!(l.before_auth(0, client, true, &mut adm).await, None);
+            l.record_failure(client.unwrap(), true).await;
+        }
+        let mut adm = Admission::default();
+        let refused = l.before_auth(0, client, false, &mut adm).await;
+        assert_eq!(refused.map(|r| r.scope), Some(Scope::FailedAuth));
+        let other = l.before_auth(0, ip("198.51.100.32"), true, &mut adm).await;
+        assert_eq!(other, None, "other addresses are not locked out");
+    }
+
+    #[tokio::test]
+    async fn refused_requests_do_not_use_the_route_budget() {
+        let l = limits(
+            RouteRules {
+                per_ip: Some(slow(1, "*")),
+                per_route: Some(slow(2, "t-route-budget")),
+                ..Default::default()
+            },
+            0,
+        );
+        let mut adm = Admission::default();
+        let a = ip("203.0.113.41");
+        assert_eq!(l.before_auth(0, a, false, &mut adm).await, None);
+        for _ in 0..3 {
+            let refused = l.before_auth(0, a, false, &mut adm).await;
+            assert_eq!(refused.map(|r| r.scope), Some(Scope::Ip));
+        }
+        assert_eq!(
+            l.before_auth(0, ip("203.0.113.42"), false, &mut adm).await,
+            None,
+            "the per_ip refusals took nothing from per_route"
+        );
+        let refused = l.before_auth(0, ip("203.0.113.43"), false, &mut adm).await;
+        assert_eq!(refused.map(|r| r.scope), Some(Scope::Route));
+    }
+
+    #[tokio::test]
+    async fn a_locked_out_address_uses_no_route_budget() {
+        let l = limits(
+            RouteRules {
+                per_route: Some(slow(1, "t-route-lockout")),
+                ..Default::default()
+            },
+            1,
+        );
+        let bad = ip("203.0.113.51");
+        l.record_failure(bad.unwrap(), false).await;
+        let mut adm = Admission::default();
+        for _ in 0..3 {
+            let refused = l.before_auth(0, bad, true, &mut adm).await;
+            assert_eq!(refused.map(|r| r.scope), Some(Scope::FailedAuth));
+        }
+        assert_eq!(
+            l.before_auth(0, ip("203.0.113.52"), false, &mut adm).await,
+            None
+        );
     }
 
     #[test]

@@ -153,6 +153,27 @@ impl Shared {
         }
     }
 
+    /// Takes back `n` from `key` (an authentication attempt that succeeded), only while the key
+    /// exists and stays at or above zero: a window that ended in between is left alone. Errors
+    /// are ignored (the count then errs on the strict side until its window ends).
+    pub async fn give_back(&self, key: &str, n: u64) {
+        if self.now_ms() < self.skip_until_ms.load(Ordering::Relaxed) {
+            return;
+        }
+        const SCRIPT: &str = "local c = tonumber(redis.call('GET', KEYS[1]) or '0') \
+            if c > 0 then return redis.call('DECRBY', KEYS[1], math.min(c, tonumber(ARGV[1]))) end \
+            return 0";
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(SCRIPT)
+            .arg(1)
+            .arg(format!("{}{key}", self.setting.key_prefix))
+            .arg(n);
+        if let Err(why) = self.query(pipe).await {
+            log::debug!("rate limits: giving back an attempt failed: {why}");
+        }
+    }
+
     /// Sends `pipe` on the link's runtime, with the deadline.
     async fn query(&self, pipe: redis::Pipeline) -> Result<Vec<Option<i64>>, String> {
         self.link

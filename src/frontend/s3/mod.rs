@@ -129,7 +129,10 @@ async fn refuse(
     let why = err.log.as_deref().unwrap_or("");
     if err.status == 403 && identity.is_none() {
         let failures = match client {
-            Some(ip) => crate::auth::failures::record(&gateway.limits, ip).await,
+            Some(ip) => {
+                let pending = crate::s3::verify::carries_credentials(session.req_header());
+                crate::auth::failures::record(&gateway.limits, ip, pending).await
+            }
             None => 0,
         };
         log::warn!(
