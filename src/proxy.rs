@@ -369,7 +369,7 @@ impl ProxyHttp for Proxy {
     async fn connected_to_upstream(
         &self,
         _session: &mut Session,
-        _reused: bool,
+        reused: bool,
         peer: &HttpPeer,
         #[cfg(unix)] _fd: std::os::unix::io::RawFd,
         #[cfg(windows)] _sock: std::os::windows::io::RawSocket,
@@ -377,7 +377,7 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         if let Some(pool) = self.pool(ctx) {
-            pool.ejection.record_success(&peer._address);
+            pool.ejection.record_connected(&peer._address, reused);
         }
         Ok(())
     }

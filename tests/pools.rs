@@ -866,6 +866,26 @@ fn pool_settings_are_checked_with_their_line() {
     );
     expect_problem("    max_retries: 99\n", 9, &["max_retries", "at most 15"]);
     expect_problem("    resolve_interval_seconds: 0\n", 9, &["greater than 0"]);
+    // Values that would overflow time arithmetic (and panic) are refused.
+    expect_problem(
+        "    passive_ejection:\n      cooldown_seconds: 18446744073709551615\n",
+        10,
+        &["cooldown_seconds", "at most 86400"],
+    );
+    expect_problem(
+        "    health_check_interval_seconds: 86401\n",
+        9,
+        &["health_check_interval_seconds", "at most 86400"],
+    );
+    expect_problem(
+        "    resolve_interval_seconds: 9999999999999\n",
+        9,
+        &["resolve_interval_seconds", "at most 86400"],
+    );
+    let (code, stderr, _) = check_pool(
+        "    health_check_interval_seconds: 86400\n    resolve_interval_seconds: 86400\n    passive_ejection: {cooldown_seconds: 86400}\n",
+    );
+    assert_eq!(code, Some(0), "one day is allowed:\n{stderr}");
 }
 
 #[test]

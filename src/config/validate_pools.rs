@@ -10,6 +10,8 @@ use super::problem::Reporter;
 const MAX_WEIGHT: u32 = 1000;
 /// Largest `rise` / `fall`.
 const MAX_RISE_FALL: usize = 100;
+/// Largest interval or cool-down in seconds (a day): larger values overflow time arithmetic.
+const MAX_SECONDS: u64 = 86_400;
 /// Pingora makes at most 16 attempts per request, whatever a pool asks for.
 const MAX_RETRIES: usize = 15;
 
@@ -44,6 +46,24 @@ pub fn check_pool(u: &Upstream, at: &Path, r: &mut Reporter) {
     ] {
         if value == 0 {
             r.at(&at.key(field), "must be greater than 0");
+        }
+    }
+    for (place, value) in [
+        (
+            at.key("resolve_interval_seconds"),
+            u.resolve_interval_seconds,
+        ),
+        (
+            at.key("health_check_interval_seconds"),
+            u.health_check_interval_seconds,
+        ),
+        (
+            at.key("passive_ejection").key("cooldown_seconds"),
+            u.passive_ejection.cooldown_seconds,
+        ),
+    ] {
+        if value > MAX_SECONDS {
+            r.at(&place, format!("at most {MAX_SECONDS} (one day)"));
         }
     }
 }

@@ -18,6 +18,9 @@ use pingora_core::protocols::l4::socket::SocketAddr;
 
 use crate::config::model::EjectionConfig;
 
+/// The longest cool-down honoured, whatever the config says (a year).
+const MAX_COOLDOWN_SECS: u64 = 365 * 86_400;
+
 /// The failure record of one pool's backends.
 pub struct Ejection {
     /// Failures in a row that eject; 0: never eject.
@@ -38,7 +41,8 @@ impl Ejection {
     pub fn new(cfg: &EjectionConfig) -> Ejection {
         Ejection {
             threshold: cfg.consecutive_failures,
-            cooldown: Duration::from_secs(cfg.cooldown_seconds),
+            // The config check caps it far lower; this only keeps `now + cooldown` in range.
+            cooldown: Duration::from_secs(cfg.cooldown_seconds.min(MAX_COOLDOWN_SECS)),
             records: Mutex::new(HashMap::new()),
             tracked: AtomicUsize::new(0),
         }
@@ -63,10 +67,18 @@ impl Ejection {
         let ejected_now = rec.ejected_until.is_some_and(|t| now < t);
         let ejects = rec.consecutive >= self.threshold && !ejected_now;
         if ejects {
-            rec.ejected_until = Some(now + self.cooldown);
+            rec.ejected_until = Some(now.checked_add(self.cooldown).unwrap_or(now));
         }
         self.tracked.store(records.len(), Ordering::Relaxed);
         ejects
+    }
+
+    /// A request got a connection to `addr`: a new one clears its record, a reused pooled
+    /// one says nothing about whether `addr` takes new connections, so it leaves it be.
+    pub fn record_connected(&self, addr: &SocketAddr, reused: bool) {
+        if !reused {
+            self.record_success(addr);
+        }
     }
 
     /// A connect to `addr` succeeded: its record is cleared.
@@ -150,6 +162,36 @@ mod tests {
             !e.is_ejected(&a, t0),
             "a successful connect ends the ejection"
         );
+    }
+
+    #[test]
+    fn reused_connections_do_not_clear_the_record() {
+        let e = ejection(2, 10);
+        let a = addr("127.0.0.1:1");
+        let t0 = Instant::now();
+        assert!(!e.record_failure(&a, t0));
+        // An old keep-alive connection still works while new connects fail.
+        e.record_connected(&a, true);
+        assert!(
+            e.record_failure(&a, t0),
+            "a reused connection reset the count of failed new connects"
+        );
+        e.record_connected(&a, true);
+        assert!(
+            e.is_ejected(&a, t0),
+            "a reused connection ended the ejection"
+        );
+        e.record_connected(&a, false);
+        assert!(!e.is_ejected(&a, t0), "a new connection ends the ejection");
+    }
+
+    #[test]
+    fn a_huge_cooldown_does_not_overflow() {
+        let e = ejection(1, u64::MAX);
+        let a = addr("127.0.0.1:1");
+        let t0 = Instant::now();
+        assert!(e.record_failure(&a, t0));
+        assert!(e.is_ejected(&a, t0 + Duration::from_secs(86_400)));
     }
 
     #[test]

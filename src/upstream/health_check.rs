@@ -19,9 +19,6 @@ use pingora_load_balancing::Backend;
 
 use crate::config::model::{Endpoint, HealthCheckConfig, HealthCheckKind, StatusMatch, Upstream};
 
-/// The most body bytes an HTTP check reads before it stops (the answer is decided by then).
-const MAX_BODY: usize = 64 * 1024;
-
 /// A pool's health check.
 pub struct PoolCheck {
     pool: String,
@@ -104,7 +101,22 @@ pub fn status_expected(expected: &[StatusMatch], status: u16) -> bool {
 }
 
 impl HttpProbe {
+    /// One check, all of it (connect, request, response head) within `timeout`: a backend
+    /// that dribbles bytes must not hold up the pool's whole check pass.
     async fn check(&self, target: &Backend) -> Result<()> {
+        match tokio::time::timeout(self.timeout, self.probe(target)).await {
+            Ok(result) => result,
+            Err(_) => Error::e_explain(
+                ErrorType::ReadTimedout,
+                format!(
+                    "{} {} got no full answer within {:?}",
+                    self.method, self.path, self.timeout
+                ),
+            ),
+        }
+    }
+
+    async fn probe(&self, target: &Backend) -> Result<()> {
         let ep = endpoint_of(target);
         let sni = ep.map(|e| e.host.clone()).unwrap_or_default();
         let host = match (&self.host, ep) {
@@ -136,15 +148,8 @@ impl HttpProbe {
                 format!("{} {} answered {status}", self.method, self.path),
             );
         }
-        if self.method != "HEAD" {
-            let mut read = 0;
-            while let Some(piece) = session.read_response_body().await? {
-                read += piece.len();
-                if read > MAX_BODY {
-                    break;
-                }
-            }
-        }
+        // The status decides; the body is not read (the request asked for `connection: close`,
+        // so the connection is dropped, not reused).
         Ok(())
     }
 }
@@ -211,5 +216,71 @@ mod tests {
         assert_eq!(host_header(&ep, true), "s3.example.com");
         let ep = Endpoint::parse("[::1]:80").unwrap();
         assert_eq!(host_header(&ep, false), "[::1]");
+    }
+}
+
+#[cfg(test)]
+mod dribble_tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_backend_dribbling_its_answer_fails_the_check_within_the_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Sends a response head one byte at a time, each well within the read timeout,
+        // and never finishes it.
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf).await;
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nx-slow: ").await;
+            loop {
+                if conn.write_all(b"a").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        let cfg: Upstream = serde_yaml::from_str(&format!(
+            "endpoints: [{addr}]\nhealth_check: {{type: http, timeout_ms: 400}}\n"
+        ))
+        .unwrap();
+        let check = PoolCheck::new("p", &cfg, false);
+        let mut backend = Backend::new(&addr.to_string()).unwrap();
+        backend.ext.insert(cfg.endpoints[0].clone());
+        // The outer limit only keeps a broken check from hanging the test.
+        let result = tokio::time::timeout(Duration::from_secs(30), check.check(&backend))
+            .await
+            .expect("the check did not end: the timeout applies per read, not to the check");
+        assert!(result.is_err(), "a head that never ends passed the check");
+    }
+
+    #[tokio::test]
+    async fn a_prompt_answer_passes_without_its_body_being_read() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = conn.read(&mut buf).await;
+            // A body announced but never sent: only the head matters.
+            let _ = conn
+                .write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 100000\r\n\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        });
+        let cfg: Upstream = serde_yaml::from_str(&format!(
+            "endpoints: [{addr}]\nhealth_check: {{type: http, method: GET, timeout_ms: 5000}}\n"
+        ))
+        .unwrap();
+        let check = PoolCheck::new("p", &cfg, false);
+        let mut backend = Backend::new(&addr.to_string()).unwrap();
+        backend.ext.insert(cfg.endpoints[0].clone());
+        let result = check.check(&backend).await;
+        assert!(result.is_ok(), "{result:?}");
     }
 }

@@ -9,6 +9,7 @@ use pingora_core::services::background::{background_service, GenBackgroundServic
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_load_balancing::{Backend, Backends, LoadBalancer};
 
+use super::background::{pool_service, PoolService, Stopper};
 use super::discovery::DnsDiscovery;
 use super::ejection::Ejection;
 use super::health_check::PoolCheck;
@@ -33,8 +34,9 @@ pub struct Pool {
     connect_timeout: Duration,
     read_timeout: Duration,
     write_timeout: Duration,
-    /// For pools built by a reload: stops their resolution and health checks with the pool.
-    pub background: Option<super::background::Stopper>,
+    /// Stops the pool's resolution and health checks when the pool is dropped (a reload
+    /// changed or removed it).
+    _background: Stopper,
     /// `tls`: CA bundle, client certificate, verification (see [`crate::tls::upstream`]).
     peer_tls: Option<crate::tls::upstream::PeerTls>,
 }
@@ -48,7 +50,7 @@ pub struct Target {
 impl Pool {
     /// Builds the pool and the background service that resolves and health-checks it. The
     /// service must be added to the server, or the pool never gets backends.
-    pub fn new(name: &str, cfg: &Upstream) -> (Pool, GenBackgroundService<LoadBalancer<Balanced>>) {
+    pub fn new(name: &str, cfg: &Upstream) -> (Pool, GenBackgroundService<PoolService>) {
         let creds = cfg
             .credentials
             .as_ref()
@@ -66,10 +68,12 @@ impl Pool {
         lb.health_check_frequency = Some(Duration::from_secs(cfg.health_check_interval_seconds));
         lb.parallel_health_check = true;
         lb.update_frequency = Some(Duration::from_secs(cfg.resolve_interval_seconds));
-        let service = background_service(&format!("upstream {name}"), lb);
+        let lb = Arc::new(lb);
+        let (task, stopper) = pool_service(lb.clone());
+        let service = background_service(&format!("upstream {name}"), task);
         let pool = Pool {
             name: name.to_string(),
-            lb: service.task(),
+            lb,
             ejection: Ejection::new(&cfg.passive_ejection),
             max_retries: cfg.max_retries,
             idle_timeout: Duration::from_secs(cfg.idle_timeout_seconds),
@@ -85,7 +89,7 @@ impl Pool {
             connect_timeout: Duration::from_millis(cfg.connect_timeout_ms),
             read_timeout: Duration::from_millis(cfg.read_timeout_ms),
             write_timeout: Duration::from_millis(cfg.write_timeout_ms),
-            background: None,
+            _background: stopper,
             peer_tls: crate::tls::upstream::for_pool(name, cfg.tls.as_ref()),
         };
         (pool, service)
@@ -97,10 +101,19 @@ impl Pool {
         backends.get_backend().iter().any(|b| backends.ready(b))
     }
 
-    /// Resolved backends (a name may give several addresses): the most connect attempts one
-    /// request makes.
+    /// Resolved backends (a name may give several addresses); 0 before the first resolution.
     pub fn backend_count(&self) -> usize {
         self.lb.backends().get_backend().len()
+    }
+
+    /// Whether a backend passes its health check and is not in `failed` (so a failed connect
+    /// has somewhere else to go).
+    pub fn has_untried_healthy(&self, failed: &[SocketAddr]) -> bool {
+        let backends = self.lb.backends();
+        backends
+            .get_backend()
+            .iter()
+            .any(|b| backends.ready(b) && !failed.contains(&b.addr))
     }
 
     /// Each resolved backend's address and whether it passes its health check (metrics).
@@ -120,8 +133,8 @@ impl Pool {
 
     /// Picks a backend for `key` in `bucket` (the key only matters to consistent hashing).
     /// In order of preference: healthy, not ejected and not in `failed` (backends this
-    /// request already failed on); then healthy and not in `failed`, even if ejected; then
-    /// any healthy one. `None` when no backend passes its health check.
+    /// request already failed on); then healthy and not in `failed`, even if ejected. A
+    /// backend in `failed` is never picked again. `None` when no such backend exists.
     pub fn pick_for(&self, bucket: &str, key: &str, failed: &[SocketAddr]) -> Option<Target> {
         let hashed = hash_key(bucket, key);
         let now = Instant::now();
@@ -134,8 +147,7 @@ impl Pool {
             .or_else(|| {
                 self.lb
                     .select_with(&hashed, 256, |b, healthy| healthy && fresh(b))
-            })
-            .or_else(|| self.lb.select(&hashed, 256))?;
+            })?;
         Some(self.target(&backend, bucket))
     }
 
@@ -198,7 +210,7 @@ pub struct Pools {
 impl Pools {
     pub fn new(
         upstreams: &BTreeMap<String, Upstream>,
-    ) -> (Pools, Vec<GenBackgroundService<LoadBalancer<Balanced>>>) {
+    ) -> (Pools, Vec<GenBackgroundService<PoolService>>) {
         let mut by_name = BTreeMap::new();
         let mut services = Vec::new();
         for (name, cfg) in upstreams {
@@ -222,8 +234,8 @@ impl Pools {
             let pool = match kept {
                 Some(pool) => pool.clone(),
                 None => {
-                    let (mut pool, service) = Pool::new(name, cfg);
-                    pool.background = Some(super::background::spawn(service.task()));
+                    let (pool, service) = Pool::new(name, cfg);
+                    super::background::spawn(service.task());
                     log::info!("upstream {name}: new or changed, resolving its endpoints");
                     Arc::new(pool)
                 }
@@ -243,5 +255,86 @@ impl Pools {
             .filter(|p| !p.is_usable())
             .map(|p| p.name.as_str())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool of `endpoints` (TCP health check, one failure marks a backend down).
+    pub(crate) fn pool(endpoints: &[String]) -> Pool {
+        let yaml = format!(
+            "endpoints: [{}]\ncredentials: {{access_key_id: k, secret_access_key: s}}\nmax_retries: 5\n",
+            endpoints.join(", ")
+        );
+        let cfg: Upstream = serde_yaml::from_str(&yaml).unwrap();
+        Pool::new("p", &cfg).0
+    }
+
+    fn inet(s: &str) -> SocketAddr {
+        SocketAddr::Inet(s.parse().unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_failed_backend_is_never_retried_when_the_rest_are_down() {
+        // A accepts connections (so it passes the TCP health check) but the requests fail
+        // to connect to it; B refuses, so the health check takes it out.
+        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a_addr = a.local_addr().unwrap().to_string();
+        let b_addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .to_string();
+        let pool = pool(&[a_addr.clone(), b_addr.clone()]);
+        pool.lb.update().await.unwrap();
+        pool.lb.backends().run_health_check(false).await;
+        let mut health = pool.backend_health();
+        health.sort_by_key(|(addr, _)| addr != &a_addr);
+        assert_eq!(
+            health,
+            vec![(a_addr.clone(), true), (b_addr.clone(), false)]
+        );
+
+        let mut attempts = super::super::retry::Attempts::default();
+        let first = pool.pick_for("bkt", "k", &attempts.failed).unwrap();
+        assert_eq!(
+            first.peer._address,
+            inet(&a_addr),
+            "A is the only healthy one"
+        );
+        attempts.count += 1;
+        assert!(
+            !super::super::retry::connect_failed(&pool, &mut attempts, &inet(&a_addr)),
+            "no healthy backend is left untried: no retry"
+        );
+        assert!(
+            pool.pick_for("bkt", "k", &attempts.failed).is_none(),
+            "A failed for this request and must not be picked again"
+        );
+        drop(a);
+    }
+
+    #[tokio::test]
+    async fn a_connect_failure_retries_on_the_other_healthy_backend() {
+        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addrs = [a.local_addr().unwrap(), b.local_addr().unwrap()].map(|x| x.to_string());
+        let pool = pool(&addrs);
+        pool.lb.update().await.unwrap();
+        pool.lb.backends().run_health_check(false).await;
+        let mut attempts = super::super::retry::Attempts::default();
+        let first = pool.pick_for("bkt", "k", &[]).unwrap().peer._address;
+        attempts.count += 1;
+        assert!(super::super::retry::connect_failed(
+            &pool,
+            &mut attempts,
+            &first
+        ));
+        for _ in 0..20 {
+            let next = pool.pick_for("bkt", "k", &attempts.failed).unwrap();
+            assert_ne!(next.peer._address, first, "the failed backend came back");
+        }
     }
 }

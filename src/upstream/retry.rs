@@ -1,8 +1,9 @@
 //! When a failed upstream attempt is tried again on another backend, and the record of one
 //! request's attempts that those decisions (and backend selection) need.
 //!
-//! - A failed **connect** sent nothing: it is retried on a backend this request has not tried,
-//!   while the pool's `max_retries` allows.
+//! - A failed **connect** sent nothing: it is retried while the pool's `max_retries` allows
+//!   and a healthy backend this request has not failed on exists; the retry goes there, never
+//!   back to a backend that already failed for this request.
 //! - A failure **while proxying** is retried only if the request is idempotent, nothing of the
 //!   response has reached the client (nor even its head from the upstream), and the body can be
 //!   replayed: Pingora keeps the first 64 KiB of a request body, so larger PUTs are never
@@ -40,9 +41,10 @@ impl Attempts {
     }
 }
 
-/// After a failed connect: whether to try again, on a backend not tried yet.
-pub fn retry_connect(attempts: &Attempts, max_retries: usize, backends: usize) -> bool {
-    attempts.may_retry(max_retries) && attempts.failed.len() < backends
+/// After a failed connect: whether to try again; `untried_healthy` says whether a healthy
+/// backend this request has not failed on exists (the only place a retry may go).
+pub fn retry_connect(attempts: &Attempts, max_retries: usize, untried_healthy: bool) -> bool {
+    attempts.may_retry(max_retries) && untried_healthy
 }
 
 /// A connect to `addr` of `pool` failed: counts it towards passive ejection, remembers it for
@@ -55,7 +57,11 @@ pub fn connect_failed(pool: &Pool, attempts: &mut Attempts, addr: &SocketAddr) -
         );
     }
     attempts.failed(addr);
-    retry_connect(attempts, pool.max_retries, pool.backend_count())
+    retry_connect(
+        attempts,
+        pool.max_retries,
+        pool.has_untried_healthy(&attempts.failed),
+    )
 }
 
 /// What a failure while proxying is judged on.
@@ -112,13 +118,16 @@ mod tests {
 
     #[test]
     fn connect_failures_retry_on_untried_backends_within_the_limit() {
-        assert!(retry_connect(&attempts(1, 1), 2, 2));
+        assert!(retry_connect(&attempts(1, 1), 2, true));
         assert!(
-            !retry_connect(&attempts(2, 2), 2, 2),
-            "every backend failed"
+            !retry_connect(&attempts(1, 1), 2, false),
+            "no healthy backend left untried"
         );
-        assert!(!retry_connect(&attempts(3, 1), 2, 5), "max_retries reached");
-        assert!(!retry_connect(&attempts(1, 1), 0, 5), "retries off");
+        assert!(
+            !retry_connect(&attempts(3, 1), 2, true),
+            "max_retries reached"
+        );
+        assert!(!retry_connect(&attempts(1, 1), 0, true), "retries off");
     }
 
     #[test]
