@@ -11,6 +11,7 @@ use pingora_proxy::Session;
 use crate::auth::{self, Outcome};
 use crate::frontend::files::ObjectRequest;
 use crate::gateway::Gateway;
+use crate::limit::Admission;
 use crate::policy;
 use crate::reply;
 
@@ -28,6 +29,7 @@ pub async fn authorize(
     gateway: &Gateway,
     route: usize,
     obj: &ObjectRequest,
+    adm: &mut Admission,
 ) -> Result<Decision> {
     let chain = &gateway.chains[route];
     if chain.is_empty() || obj.is_health_key {
@@ -43,6 +45,7 @@ pub async fn authorize(
             match policy::check(&identity, op, bucket, &obj.key) {
                 Ok(()) => Ok(Decision::Proceed(Some(identity))),
                 Err(reason) => {
+                    adm.settle_attempt();
                     log::warn!(
                         "forbidden: route={route_name} client={} plugin={} {reason}",
                         show(client),
@@ -60,7 +63,7 @@ pub async fn authorize(
             }
         }
         other => {
-            answer(session, gateway, other, &route_name, client).await?;
+            answer(session, gateway, other, &route_name, client, adm).await?;
             Ok(Decision::Answered(None))
         }
     }
@@ -79,7 +82,16 @@ pub async fn s3_sign_in(session: &mut Session, gateway: &Gateway, route: usize) 
     let client = gateway.limits.client_ip(session);
     match chain.respond(&view).await {
         Some(outcome) => {
-            answer(session, gateway, outcome, &route_name, client).await?;
+            // No S3 credentials: no attempt was counted before auth.
+            answer(
+                session,
+                gateway,
+                outcome,
+                &route_name,
+                client,
+                &mut Admission::default(),
+            )
+            .await?;
             Ok(true)
         }
         None => Ok(false),
@@ -94,7 +106,12 @@ async fn answer(
     outcome: Outcome,
     route_name: &str,
     client: Option<IpAddr>,
+    adm: &mut Admission,
 ) -> Result<()> {
+    let failed = matches!(&outcome, Outcome::Reject(r) if matches!(r.status, 401 | 403));
+    if !failed {
+        adm.settle_attempt();
+    }
     match outcome {
         Outcome::Respond(resp) => reply::send_local(session, &resp).await,
         Outcome::Reject(rejection) if matches!(rejection.status, 401 | 403) => {
@@ -103,6 +120,7 @@ async fn answer(
                 Some(ip) => auth::failures::record(&gateway.limits, ip, true).await,
                 None => 0,
             };
+            adm.settle_attempt();
             log::warn!(
                 "auth rejected: route={route_name} client={} failures={failures} {}",
                 show(client),

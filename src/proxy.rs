@@ -168,7 +168,7 @@ impl ProxyHttp for Proxy {
         let Some(obj) = ctx.object.as_ref() else {
             return Err(Error::explain(ErrorType::InternalError, "no route planned"));
         };
-        match authorize::authorize(session, &gw, found.index, obj).await? {
+        match authorize::authorize(session, &gw, found.index, obj, &mut ctx.limits).await? {
             Decision::Proceed(identity) => {
                 let refused = match &identity {
                     Some(id) => {
@@ -595,6 +595,7 @@ impl Proxy {
             &found.host,
             &found.rest,
             &request_id,
+            &mut ctx.limits,
         )
         .await;
         ctx.request_id = Some(request_id);

@@ -53,6 +53,15 @@ pub struct Admission {
     attempt: Option<Attempt>,
 }
 
+impl Admission {
+    /// The authentication verdict is known: gives back the attempt counted before auth, before
+    /// the answer goes out (a failure was counted on its own by [`Limits::record_failure`]).
+    /// Done before answering, so the client's next request never meets it still counted.
+    pub fn settle_attempt(&mut self) {
+        self.attempt = None;
+    }
+}
+
 /// The prefix every per-address counter uses: an IPv4 address as it is, an IPv6 address as its
 /// /64 (one client usually owns a whole /64 and could otherwise rotate addresses inside it).
 /// IPv4-mapped IPv6 addresses count as their IPv4 address.

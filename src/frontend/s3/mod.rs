@@ -35,6 +35,7 @@ pub use error::S3Error;
 pub use plan::S3Request;
 
 use crate::gateway::Gateway;
+use crate::limit::Admission;
 use crate::reply;
 
 /// What the request phase decided.
@@ -54,6 +55,7 @@ pub async fn handle(
     host: &str,
     rest: &str,
     request_id: &str,
+    adm: &mut Admission,
 ) -> Result<Decision> {
     let Some(s3_route) = gateway.s3_routes[route].as_ref() else {
         return Err(pingora_error::Error::explain(
@@ -74,6 +76,10 @@ pub async fn handle(
         SystemTime::now(),
     );
     crate::observe::auth::s3(session.req_header(), &planned);
+    if planned.is_ok() {
+        // Verified: the attempt counted before auth goes back before any answer.
+        adm.settle_attempt();
+    }
     match planned {
         Ok(plan::Planned::Forward(request)) => Ok(Decision::Forward(request)),
         Ok(plan::Planned::Answer { identity, body }) => {
@@ -93,6 +99,7 @@ pub async fn handle(
                         &err,
                         Some(&request.identity),
                         request_id,
+                        adm,
                     )
                     .await?;
                 }
@@ -108,6 +115,7 @@ pub async fn handle(
                 &error,
                 identity.as_ref(),
                 request_id,
+                adm,
             )
             .await?;
             Ok(Decision::Answered(identity))
@@ -123,6 +131,7 @@ async fn refuse(
     err: &S3Error,
     identity: Option<&Identity>,
     request_id: &str,
+    adm: &mut Admission,
 ) -> Result<()> {
     let client = gateway.limits.client_ip(session);
     let who = identity.map_or("-", |i| i.subject.as_str());
@@ -135,6 +144,7 @@ async fn refuse(
             }
             None => 0,
         };
+        adm.settle_attempt();
         log::warn!(
             "s3 auth rejected: route={} client={} failures={failures} {}: {why}",
             gateway.route_name(route),
