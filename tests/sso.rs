@@ -751,6 +751,51 @@ fn range_requests_on_the_session_cookie() {
     assert_login_redirect(&r, &p, "Range without a session");
 }
 
+/// A config reload (SIGHUP) builds new plugins; sessions in the memory store, sealed with the
+/// process's own key (no `sealing_keys`), must outlive it, or every reload signs everyone out.
+#[test]
+fn memory_sessions_survive_a_reload_without_sealing_keys() {
+    let (bucket, report) = seeded_bucket("sso-reload");
+    let Some((p, mut gws)) = start_sso(|issuer, secret| {
+        let with_key = files_config(
+            &bucket,
+            "unused",
+            &oidc_section(issuer, secret, &bucket, ""),
+        );
+        let without = with_key.replace(
+            "access_keys:\n  sealing_keys:\n    - {id: k1, key: \"unused\"}\n",
+            "",
+        );
+        assert_ne!(with_key, without, "the sealing keys are gone");
+        vec![without]
+    }) else {
+        return;
+    };
+    let mut gw = gws.pop().expect("one gateway");
+    let file = gw.url(&format!("/{REPORT}"));
+    let mut b = signed_in(&p, &file, "alice");
+    let before = session_of(&b).expect("a session cookie");
+
+    // The same file again (a reload re-reads it whether or not it changed).
+    gw.signal("HUP");
+    gw.wait_for_log("reload: now serving", Duration::from_secs(10));
+    let r = b.fetch("GET", &file, &[], None);
+    assert_eq!(
+        r.status,
+        200,
+        "the session outlived the reload: {}",
+        r.text()
+    );
+    assert!(r.body == report, "wrong bytes after the reload");
+    assert_eq!(session_of(&b), Some(before), "no new sign-in happened");
+    // A browser without the session still has to sign in.
+    assert_login_redirect(
+        &Browser::new().fetch("GET", &file, &[], None),
+        &p,
+        "no session",
+    );
+}
+
 /// `Secure` on the session cookie: set when a trusted proxy says `X-Forwarded-Proto: https`,
 /// not when an untrusted peer says so, and always with `secure: always`.
 #[test]

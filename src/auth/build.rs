@@ -1,11 +1,15 @@
-//! Builds each route's auth chain from its `auth:` list, once, at start-up.
+//! Builds each route's auth chain from its `auth:` list, at start-up and on every reload.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use bucketgate_plugin::Plugin;
 use bucketgate_plugin_basic::BasicPlugin;
 use bucketgate_plugin_jwt::JwtPlugin;
-use bucketgate_plugin_oidc::{Context, KeyMinter, OidcPlugin};
+use bucketgate_plugin_oidc::{
+    Context, KeyMinter, MemoryStore, OidcConfig, OidcPlugin, SessionStore, SessionStoreConfig,
+};
+use once_cell::sync::Lazy;
 use zeroize::Zeroizing;
 
 use crate::auth::minter::SealedKeyMinter;
@@ -58,12 +62,12 @@ pub fn chains(config: &Config) -> Result<Vec<Chain>, String> {
 fn shared(config: &Config) -> Result<Shared, String> {
     let sealing = &config.access_keys.sealing_keys;
     if sealing.is_empty() {
-        // Sessions then live and die with this process (validation refuses a shared store).
-        let mut key = Zeroizing::new([0u8; 32]);
-        getrandom::fill(key.as_mut())
-            .map_err(|e| format!("cannot draw a random session key: {e}"))?;
+        // Sessions then live and die with this process (validation refuses a shared store);
+        // the key is the process's own, so they survive a reload.
+        let local =
+            Keyring::process_local().ok_or("no randomness for the session key of oidc sessions")?;
         return Ok(Shared {
-            session_key: key,
+            session_key: local.derive(SESSION_KEY_INFO),
             minter: None,
         });
     }
@@ -76,6 +80,16 @@ fn shared(config: &Config) -> Result<Shared, String> {
     })
 }
 
+/// The memory session stores of this process, by provider, client and cookie: a reload builds
+/// new plugins, and their sessions must not end with the old ones. Routes that sign in at the
+/// same provider and client with the same cookie share one store, like a shared Redis prefix.
+fn memory_store(cfg: &OidcConfig) -> Arc<dyn SessionStore> {
+    static STORES: Lazy<Mutex<HashMap<String, Arc<MemoryStore>>>> = Lazy::new(Default::default);
+    let id = format!("{}\n{}\n{}", cfg.issuer, cfg.client_id, cfg.cookie.name);
+    let mut stores = STORES.lock().unwrap_or_else(|e| e.into_inner());
+    stores.entry(id).or_default().clone()
+}
+
 fn plugin(
     entry: &AuthEntry,
     frontend: Frontend,
@@ -84,15 +98,18 @@ fn plugin(
     Ok(match entry {
         AuthEntry::Jwt(cfg) => Arc::new(JwtPlugin::new(cfg)?),
         AuthEntry::Basic(cfg) => Arc::new(BasicPlugin::new(cfg)?),
-        AuthEntry::Oidc(cfg) => Arc::new(OidcPlugin::new(
-            cfg,
-            Context {
+        AuthEntry::Oidc(cfg) => {
+            let ctx = Context {
                 session_key: shared.session_key.clone(),
                 minter: match frontend {
                     Frontend::S3 => shared.minter.clone(),
                     Frontend::Files => None,
                 },
-            },
-        )?),
+            };
+            Arc::new(match cfg.session_store {
+                SessionStoreConfig::Memory => OidcPlugin::with_store(cfg, ctx, memory_store(cfg))?,
+                SessionStoreConfig::Redis(_) => OidcPlugin::new(cfg, ctx)?,
+            })
+        }
     })
 }

@@ -161,7 +161,11 @@ impl OidcPlugin {
             site,
             trusted,
             provider,
-            records: Records::new(store, &ctx.session_key),
+            records: Records::new(
+                store,
+                &ctx.session_key,
+                &records::scope(&cfg.issuer, &cfg.client_id),
+            ),
             minter: ctx.minter.filter(|_| cfg.mint_keys.is_some()),
             rechecking: Mutex::new(HashSet::new()),
             cfg: cfg.clone(),

@@ -96,19 +96,35 @@ pub fn state_key(state: &str) -> String {
     format!("state:{state}")
 }
 
+/// What binds a record to one provider and client: `issuer` and `client_id`. Records are
+/// sealed with it, so two plugins sharing a store (the same Redis prefix, or one memory store)
+/// never read each other's sessions or login states.
+pub fn scope(issuer: &str, client_id: &str) -> String {
+    format!("{issuer}\n{client_id}")
+}
+
 /// The store, sealing every record on the way in and opening it on the way out. A record that
-/// does not open (tampered, another key) or does not parse reads as absent.
+/// does not open (tampered, another key, another provider or client) or does not parse reads
+/// as absent.
 pub struct Records {
     store: Arc<dyn SessionStore>,
     sealer: Sealer,
+    /// [`scope`], bound into every record with its store key.
+    scope: String,
 }
 
 impl Records {
-    pub fn new(store: Arc<dyn SessionStore>, key: &[u8; 32]) -> Records {
+    pub fn new(store: Arc<dyn SessionStore>, key: &[u8; 32], scope: &str) -> Records {
         Records {
             store,
             sealer: Sealer::new(key),
+            scope: scope.to_owned(),
         }
+    }
+
+    /// What a record under `key` is sealed to: the scope and the key.
+    fn binding(&self, key: &str) -> String {
+        format!("{}\n{key}", self.scope)
     }
 
     pub async fn put<T: Serialize>(
@@ -123,7 +139,7 @@ impl Records {
         );
         let sealed = self
             .sealer
-            .seal(key, &json)
+            .seal(&self.binding(key), &json)
             .ok_or_else(|| StoreError::Unavailable("no randomness to seal a record".into()))?;
         self.store.put(key, sealed, ttl).await
     }
@@ -141,7 +157,11 @@ impl Records {
     }
 
     fn open<T: DeserializeOwned>(&self, key: &str, sealed: &[u8]) -> Option<T> {
-        let Some(json) = self.sealer.open(key, sealed).map(zeroize::Zeroizing::new) else {
+        let Some(json) = self
+            .sealer
+            .open(&self.binding(key), sealed)
+            .map(zeroize::Zeroizing::new)
+        else {
             log::warn!("oidc: a stored record did not decrypt (tampered, or another session key)");
             return None;
         };
@@ -193,7 +213,7 @@ mod tests {
     fn records_round_trip_sealed_and_take_is_single_use() {
         block(async {
             let mem = Arc::new(MemoryStore::default());
-            let records = Records::new(mem.clone(), &[1u8; 32]);
+            let records = Records::new(mem.clone(), &[1u8; 32], &scope("i", "c"));
             let key = state_key("s1");
             records
                 .put(&key, &state(), Duration::from_secs(60))
@@ -219,7 +239,7 @@ mod tests {
     fn tampered_moved_or_foreign_records_read_as_absent() {
         block(async {
             let mem = Arc::new(MemoryStore::default());
-            let records = Records::new(mem.clone(), &[1u8; 32]);
+            let records = Records::new(mem.clone(), &[1u8; 32], &scope("i", "c"));
             let hour = Duration::from_secs(3600);
             records.put("session:a", &state(), hour).await.unwrap();
             let mut raw = mem.get("session:a").await.unwrap().unwrap();
@@ -232,13 +252,19 @@ mod tests {
             mem.put("session:a", raw, hour).await.unwrap();
             assert_eq!(records.get::<StateRecord>("session:a").await.unwrap(), None);
             // Sealed with another session key.
-            let other = Records::new(mem.clone(), &[2u8; 32]);
+            let other = Records::new(mem.clone(), &[2u8; 32], &scope("i", "c"));
             other.put("session:c", &state(), hour).await.unwrap();
             assert_eq!(records.get::<StateRecord>("session:c").await.unwrap(), None);
             assert_eq!(
                 other.get::<StateRecord>("session:c").await.unwrap(),
                 Some(state())
             );
+            // Same key and store, another provider or client.
+            for foreign in [scope("i2", "c"), scope("i", "c2")] {
+                let foreign = Records::new(mem.clone(), &[1u8; 32], &foreign);
+                foreign.put("session:d", &state(), hour).await.unwrap();
+                assert_eq!(records.get::<StateRecord>("session:d").await.unwrap(), None);
+            }
         });
     }
 }

@@ -7,7 +7,7 @@
 //!
 //! The key is derived from the newest sealing key, so every instance of a fleet reads every
 //! other's tokens; without sealing keys it is random per process (a token then works only on
-//! the instance that made it, and until it restarts).
+//! the instance that made it, and until it restarts; a config reload keeps it).
 
 use chacha20poly1305::aead::{Aead, Payload};
 use chacha20poly1305::{KeyInit, XChaCha20Poly1305, XNonce};
@@ -26,20 +26,22 @@ pub struct MarkerSealer {
 }
 
 impl MarkerSealer {
-    /// The sealer of a fleet sharing `keyring`, or of this process alone.
+    /// The sealer of a fleet sharing `keyring`, or of this process alone (then its key
+    /// survives config reloads, so tokens handed out before a reload still work).
     pub fn new(keyring: Option<&Keyring>) -> MarkerSealer {
-        let key = match keyring {
-            Some(ring) => *ring.derive(b"listing markers"),
+        let ring = match keyring {
+            Some(ring) => Some(ring),
+            None => Keyring::process_local(),
+        };
+        let key = match ring {
+            Some(ring) => ring.derive(b"listing markers"),
             None => {
-                let mut k = [0u8; 32];
-                if getrandom::fill(&mut k).is_err() {
-                    log::error!("no randomness for the listing-marker key");
-                }
-                k
+                log::error!("no randomness for the listing-marker key");
+                zeroize::Zeroizing::new([0u8; 32])
             }
         };
         MarkerSealer {
-            aead: XChaCha20Poly1305::new(&key.into()),
+            aead: XChaCha20Poly1305::new(&(*key).into()),
         }
     }
 
@@ -96,6 +98,16 @@ impl MarkerSealer {
     }
 }
 
+/// The sealer of a fleet with a fixed sealing key: tokens of other fleets, for tests.
+#[cfg(test)]
+pub(crate) fn other_fleet(seed: u8) -> MarkerSealer {
+    let key = crate::s3::sealed::SealingKeyConfig {
+        id: "other".into(),
+        key: data_encoding::HEXLOWER.encode(&std::array::from_fn::<u8, 32, _>(|i| seed ^ i as u8)),
+    };
+    MarkerSealer::new(Some(&Keyring::from_config(&[key]).expect("a valid key")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +130,16 @@ mod tests {
         assert_eq!(s.open(&bad, "data alice"), None);
         assert_eq!(s.open("bgm1.!!", "data alice"), None);
         assert_eq!(s.open("plain", "data alice"), None);
-        assert_eq!(MarkerSealer::new(None).open(&t, "data alice"), None);
+        // Another fleet's sealer cannot open it; this process's can, whenever it is built
+        // (a reload builds a new one).
+        assert_eq!(other_fleet(7).open(&t, "data alice"), None);
+        assert_eq!(
+            MarkerSealer::new(None).open(&t, "data alice").as_deref(),
+            Some("users/bob/secret.txt")
+        );
+        let fleet = other_fleet(7).seal("k", "c");
+        assert_eq!(other_fleet(7).open(&fleet, "c").as_deref(), Some("k"));
+        assert_eq!(other_fleet(8).open(&fleet, "c"), None);
+        assert_eq!(s.open(&fleet, "c"), None);
     }
 }

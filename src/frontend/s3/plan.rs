@@ -490,7 +490,7 @@ mod tests {
             &unsealer(&m),
         );
         assert_eq!(got.unwrap(), "marker=p%2Fusers%2Fbob%2Fx&prefix=p%2F");
-        let other = MarkerSealer::new(None).seal("x", "b\ns3-key\nalice");
+        let other = crate::frontend::s3::markers::other_fleet(9).seal("x", "b\ns3-key\nalice");
         let raw = format!("list-type=2&continuation-token={other}");
         let got = upstream_query(
             S3Op::ListObjectsV2,

@@ -104,6 +104,23 @@ impl Keyring {
         Ok(Keyring { keys })
     }
 
+    /// A random keyring of this process alone, drawn once and kept until it exits, for what
+    /// must survive a config reload but not a restart when the config has no sealing keys:
+    /// the session key of memory-stored SSO sessions and the listing-marker key. `None` if the
+    /// system has no randomness (then nothing can be sealed at all).
+    pub fn process_local() -> Option<&'static Keyring> {
+        static LOCAL: once_cell::sync::OnceCell<Keyring> = once_cell::sync::OnceCell::new();
+        LOCAL
+            .get_or_try_init(|| {
+                let mut raw = Zeroizing::new([0u8; 32]);
+                getrandom::fill(raw.as_mut_slice()).map_err(|_| SealError::Random)?;
+                Ok::<_, SealError>(Keyring {
+                    keys: vec![expand("local", &raw)],
+                })
+            })
+            .ok()
+    }
+
     /// The id of the key that seals new access keys.
     pub fn primary_id(&self) -> &str {
         self.keys.first().map_or("", |k| k.id.as_str())

@@ -178,7 +178,11 @@ async fn two_instances_share_sessions_and_records_are_sealed_at_rest() {
     assert_eq!(r.status, 302);
     let state = url_param(header(&r.headers, "location").unwrap(), "state").unwrap();
     let binding = cookie_value(&r.headers, "bucketgate_session_login").unwrap();
-    let shared = Records::new(Arc::new(RedisStore::new(&server.url, "bg:").unwrap()), &KEY);
+    let shared = Records::new(
+        Arc::new(RedisStore::new(&server.url, "bg:").unwrap()),
+        &KEY,
+        &records::scope(&idp.issuer, CLIENT_ID),
+    );
     let rec: records::StateRecord = shared
         .get(&records::state_key(&state))
         .await

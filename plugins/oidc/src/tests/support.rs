@@ -248,7 +248,11 @@ pub fn setup(issuer: &str, extra: &str) -> Setup {
     .unwrap();
     Setup {
         plugin,
-        records: Records::new(store.clone(), &KEY),
+        records: Records::new(
+            store.clone(),
+            &KEY,
+            &crate::records::scope(issuer, CLIENT_ID),
+        ),
         store,
         minter,
     }
