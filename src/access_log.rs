@@ -128,6 +128,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gateway: &Gat
         bytes_out: session.body_bytes_sent(),
         upstream_ms: ctx.upstream_ms,
         total_ms: ctx.start.elapsed().as_millis(),
+        request_id: ctx.request_id.as_deref(),
         outcome: match e {
             Some(e) if is_client_gone(e) => " aborted=client",
             Some(_) => " failed=true",
@@ -198,6 +199,10 @@ fn push_json(buf: &mut String, line: &Line<'_>, now: SystemTime) {
         None => buf.push_str("null"),
     }
     let _ = write!(buf, ",\"total_ms\":{}", line.total_ms);
+    if let Some(id) = line.request_id {
+        buf.push_str(",\"request_id\":");
+        push_json_str(buf, id);
+    }
     match line.outcome {
         "" => {}
         " aborted=client" => buf.push_str(",\"aborted\":\"client\""),
@@ -238,6 +243,8 @@ struct Line<'a> {
     bytes_out: usize,
     upstream_ms: Option<u128>,
     total_ms: u128,
+    /// The S3 request id (`x-amz-request-id`) on S3 routes.
+    request_id: Option<&'a str>,
     outcome: &'static str,
 }
 
@@ -263,7 +270,11 @@ impl fmt::Display for Line<'_> {
             Some(ms) => write!(f, "{ms}")?,
             None => f.write_str("-")?,
         }
-        write!(f, " total_ms={}{}", self.total_ms, self.outcome)
+        write!(f, " total_ms={}", self.total_ms)?;
+        if let Some(id) = self.request_id {
+            write!(f, " request_id={id}")?;
+        }
+        f.write_str(self.outcome)
     }
 }
 
@@ -392,6 +403,7 @@ mod tests {
             bytes_out: 262_144,
             upstream_ms: Some(2),
             total_ms: 9,
+            request_id: None,
             outcome: " aborted=client",
         }
     }
@@ -476,6 +488,14 @@ mod tests {
         assert!(no_upstream.to_string().ends_with(
             "route=files user=\"-\" key=\"-\" status=206 in=0 out=262144 upstream_ms=- total_ms=9"
         ));
+        // S3 routes: the request id the client got, before the outcome.
+        let mut s3 = line(Some((1, Some("s3"))), "alice", "a.txt");
+        s3.request_id = Some("0A1B2C3D4E5F6071");
+        assert!(
+            s3.to_string()
+                .ends_with(" total_ms=9 request_id=0A1B2C3D4E5F6071 aborted=client"),
+            "{s3}"
+        );
     }
 
     #[test]
@@ -645,6 +665,13 @@ mod tests {
         assert_eq!(v["total_ms"], 9);
         assert_eq!(v["aborted"], "client");
         assert!(v.get("failed").is_none());
+        assert!(v.get("request_id").is_none(), "only on S3 routes");
+        l.request_id = Some("0A1B2C3D4E5F6071");
+        assert_eq!(
+            parse(&l, SystemTime::now())["request_id"],
+            "0A1B2C3D4E5F6071"
+        );
+        l.request_id = None;
 
         l.route = Some((4, None));
         l.upstream_ms = None;

@@ -151,14 +151,22 @@ impl ProxyHttp for Proxy {
             }
         };
         ctx.route = Some(found.index);
+        let s3 = gw.config.routes[found.index].frontend == Frontend::S3;
+        if s3 {
+            // One id from here on: every S3 answer and the access log line carry it.
+            ctx.request_id = Some(s3::error::new_request_id());
+        }
         cors_headers_for_answers(session, &gw, found.index);
-        if crate::limit::check_client(session, &gw, found.index, &mut ctx.limits).await? {
+        let request_id = ctx.request_id.as_deref();
+        if crate::limit::check_client(session, &gw, found.index, request_id, &mut ctx.limits)
+            .await?
+        {
             return Ok(true);
         }
         if self.cors_preflight(session, &gw, found.index).await? {
             return Ok(true);
         }
-        if gw.config.routes[found.index].frontend == Frontend::S3 {
+        if s3 {
             return self.s3_request(session, ctx, &found).await;
         }
         if let Err(reject) = self.plan_files(session, ctx, &found) {
@@ -587,7 +595,10 @@ impl Proxy {
         if authorize::s3_sign_in(session, &gw, found.index).await? {
             return Ok(true);
         }
-        let request_id = s3::error::new_request_id();
+        let request_id = ctx
+            .request_id
+            .clone()
+            .unwrap_or_else(s3::error::new_request_id);
         let decision = s3::handle(
             session,
             &gw,
@@ -602,12 +613,6 @@ impl Proxy {
         match decision? {
             s3::Decision::Forward(plan) => {
                 ctx.identity = Some(plan.identity.clone());
-                let subject = &plan.identity.subject;
-                if crate::limit::check_identity(session, &gw, found.index, subject, &mut ctx.limits)
-                    .await?
-                {
-                    return Ok(true);
-                }
                 ctx.s3 = Some(plan);
                 Ok(false)
             }

@@ -39,8 +39,8 @@ fn files_gateway(bucket: &str, limits: &str) -> Gateway {
     )))
 }
 
-/// A gateway with an `s3` route serving `bucket` as `data` to the static keys of alice and
-/// bob (read and list), and `limits`.
+/// A gateway with an `s3` route serving `bucket` as `data` to the static keys of alice (read,
+/// list and delete) and bob (read and list), and `limits`.
 fn s3_gateway(bucket: &str, limits: &str) -> Gateway {
     let mut preamble = PREAMBLE.to_owned();
     if Upstream::get().kind() == UpstreamKind::Rgw {
@@ -52,7 +52,7 @@ fn s3_gateway(bucket: &str, limits: &str) -> Gateway {
     - access_key_id: {ALICE_ID}
       secret_access_key: {ALICE_SECRET}
       subject: alice
-      grants: [{{bucket: \"{bucket}\", operations: [read, list]}}]
+      grants: [{{bucket: \"{bucket}\", operations: [read, list, delete]}}]
     - access_key_id: {BOB_ID}
       secret_access_key: {BOB_SECRET}
       subject: bob
@@ -157,6 +157,44 @@ fn a_per_identity_limit_answers_slowdown_on_s3_routes() {
     // The limit is alice's, not the address's: bob, from the same address, goes through.
     let bob = S3Client::new(gw.addr(), BOB_ID, BOB_SECRET);
     bob.get("/data/doc.txt").assert_status(200);
+}
+
+/// Operations bucketgate answers itself (ListBuckets, DeleteObjects) count against and are
+/// refused by the per-identity limit like proxied ones; a refused DeleteObjects deletes
+/// nothing; the SlowDown's request id is the one the log line carries.
+#[test]
+fn a_per_identity_limit_covers_operations_answered_locally() {
+    let bucket = seeded_bucket("lim-id-local");
+    let gw = s3_gateway(
+        &bucket,
+        // Two requests per 2000 s: nothing refills during the test.
+        "limits:\n  per_identity: {requests_per_second: 0.001, burst: 2}\n",
+    );
+    let alice = S3Client::new(gw.addr(), ALICE_ID, ALICE_SECRET);
+    alice.get("/").assert_status(200);
+    alice.get("/").assert_status(200);
+    let r = alice.get("/");
+    assert_s3_error(&r, 503, "SlowDown");
+    assert_retry_after(&r, 2000);
+    let r = alice.delete_objects("data", &["doc.txt"]);
+    assert_s3_error(&r, 503, "SlowDown");
+    assert!(
+        Upstream::get().get_object(&bucket, "doc.txt").is_some(),
+        "a refused DeleteObjects deleted the object"
+    );
+    let id = r
+        .header("x-amz-request-id")
+        .expect("a request id")
+        .to_owned();
+    let log = gw.wait_for_log(&id, Duration::from_secs(5));
+    assert!(
+        log.lines().any(|l| l.contains(&id) && l.contains("POST")),
+        "the access log line of the refused request carries its id {id}:\n{log}"
+    );
+    // Bob has his own budget.
+    S3Client::new(gw.addr(), BOB_ID, BOB_SECRET)
+        .get("/")
+        .assert_status(200);
 }
 
 #[test]

@@ -956,29 +956,6 @@ fn put_get_range_head_delete() {
     assert_s3_error(&r, 404, "NoSuchBucket");
 }
 
-fn delete_objects_body(keys: &[&str]) -> Vec<u8> {
-    let mut s = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
-         <Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
-    );
-    for k in keys {
-        s.push_str(&format!("<Object><Key>{}</Key></Object>", xml_escape(k)));
-    }
-    s.push_str("<Quiet>false</Quiet></Delete>");
-    s.into_bytes()
-}
-
-fn delete_objects(c: &S3Client, alias: &str, keys: &[&str]) -> Response {
-    let body = delete_objects_body(keys);
-    let md5 = md5_base64(&body);
-    c.request(
-        "POST",
-        &format!("/{alias}?delete"),
-        &[("content-md5", &md5), ("content-type", "application/xml")],
-        Some(&body),
-    )
-}
-
 #[test]
 fn delete_objects_is_all_or_nothing() {
     let env = Env::start("s3-multidelete");
@@ -994,11 +971,7 @@ fn delete_objects_is_all_or_nothing() {
         env.seed(k, k.as_bytes());
     }
 
-    let r = delete_objects(
-        &alice,
-        "data",
-        &["users/alice/d1.txt", "users/alice/d2.txt"],
-    );
+    let r = alice.delete_objects("data", &["users/alice/d1.txt", "users/alice/d2.txt"]);
     r.assert_status(200);
     let text = r.text();
     assert!(!text.contains("<Error>"), "{text}");
@@ -1016,7 +989,7 @@ fn delete_objects_is_all_or_nothing() {
     assert!(env.stored("users/alice/d2.txt").is_none());
 
     // One key outside the grants: nothing is deleted.
-    let r = delete_objects(&alice, "data", &["users/alice/d3.txt", "users/bob/b1.txt"]);
+    let r = alice.delete_objects("data", &["users/alice/d3.txt", "users/bob/b1.txt"]);
     assert_s3_error(&r, 403, "AccessDenied");
     env.assert_no_upstream_names(&r);
     assert!(
@@ -1029,12 +1002,12 @@ fn delete_objects_is_all_or_nothing() {
     );
 
     // The reader has no delete.
-    let r = delete_objects(&env.reader(), "data", &["users/alice/d3.txt"]);
+    let r = env.reader().delete_objects("data", &["users/alice/d3.txt"]);
     assert_s3_error(&r, 403, "AccessDenied");
     assert!(env.stored("users/alice/d3.txt").is_some());
 
     // Through the `photos` alias: client keys without the prefix, in the request and the answer.
-    let r = delete_objects(&alice, "photos", &["p1.jpg", "p2.jpg"]);
+    let r = alice.delete_objects("photos", &["p1.jpg", "p2.jpg"]);
     r.assert_status(200);
     let text = r.text();
     let mut deleted = xml_values(&text, "Deleted")

@@ -21,12 +21,14 @@ fn message(scope: Scope) -> &'static str {
     }
 }
 
-/// Writes the refusal as the whole response.
+/// Writes the refusal as the whole response. `request_id`: the S3 request id already given to
+/// this request (its log line and answer then agree); a new one when `None`.
 pub async fn send(
     session: &mut Session,
     gw: &Gateway,
     route: usize,
     refusal: &Refusal,
+    request_id: Option<&str>,
 ) -> Result<()> {
     on_reject(refusal.scope.as_str(), &gw.route_name(route));
     let retry_after = refusal.retry_after.to_string();
@@ -37,7 +39,7 @@ pub async fn send(
         .is_some_and(|r| r.frontend == Frontend::S3);
     if s3 {
         let err = S3Error::new(503, "SlowDown", "Please reduce your request rate.");
-        let request_id = s3_error::new_request_id();
+        let request_id = request_id.map_or_else(s3_error::new_request_id, str::to_owned);
         let body = err.body(&s3_error::resource(session), &request_id);
         return reply::send(
             session,

@@ -472,11 +472,12 @@ fn enter(rule: &Rule, scope: Scope, subject: &str, adm: &mut Admission) -> Optio
 
 /// The hook after the route match: resolves the client address into `adm`, then applies the
 /// failed-auth lockout and the per-IP and per-route rules. True when the request was refused
-/// (and answered).
+/// (and answered, with `request_id` on S3 routes).
 pub async fn check_client(
     session: &mut Session,
     gw: &Gateway,
     route: usize,
+    request_id: Option<&str>,
     adm: &mut Admission,
 ) -> Result<bool> {
     adm.client_ip = gw.limits.client_ip(session);
@@ -492,7 +493,7 @@ pub async fn check_client(
         .await
     {
         Some(refusal) => {
-            answer::send(session, gw, route, &refusal).await?;
+            answer::send(session, gw, route, &refusal, request_id).await?;
             Ok(true)
         }
         None => Ok(false),
@@ -509,7 +510,7 @@ pub async fn check_identity(
 ) -> Result<bool> {
     match gw.limits.after_auth(route, subject, adm).await {
         Some(refusal) => {
-            answer::send(session, gw, route, &refusal).await?;
+            answer::send(session, gw, route, &refusal, None).await?;
             Ok(true)
         }
         None => Ok(false),

@@ -194,6 +194,26 @@ impl S3Client {
         self.request_with_payload_hash(method, path_and_query, headers, body, &hash)
     }
 
+    /// DeleteObjects (`POST /{bucket}?delete`) of `keys`, not quiet, with its Content-MD5.
+    #[track_caller]
+    pub fn delete_objects(&self, bucket: &str, keys: &[&str]) -> Response {
+        let mut body = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+             <Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">",
+        );
+        for k in keys {
+            body.push_str(&format!("<Object><Key>{}</Key></Object>", xml_escape(k)));
+        }
+        body.push_str("<Quiet>false</Quiet></Delete>");
+        let md5 = md5_base64(body.as_bytes());
+        self.request(
+            "POST",
+            &format!("/{bucket}?delete"),
+            &[("content-md5", &md5), ("content-type", "application/xml")],
+            Some(body.as_bytes()),
+        )
+    }
+
     /// A request whose signed `x-amz-content-sha256` is `payload_hash`, whatever the body.
     #[track_caller]
     pub fn request_with_payload_hash(

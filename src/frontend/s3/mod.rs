@@ -76,9 +76,20 @@ pub async fn handle(
         SystemTime::now(),
     );
     crate::observe::auth::s3(session.req_header(), &planned);
-    if planned.is_ok() {
-        // Verified: the attempt counted before auth goes back before any answer.
+    if let Ok(verified) = &planned {
+        // Verified: the attempt counted before auth goes back before any answer, and the
+        // per-identity limit applies to every operation, the ones answered here included.
         adm.settle_attempt();
+        let identity = verified.identity();
+        if let Some(refusal) = gateway
+            .limits
+            .after_auth(route, &identity.subject, adm)
+            .await
+        {
+            let identity = identity.clone();
+            crate::limit::answer::send(session, gateway, route, &refusal, Some(request_id)).await?;
+            return Ok(Decision::Answered(Some(identity)));
+        }
     }
     match planned {
         Ok(plan::Planned::Forward(request)) => Ok(Decision::Forward(request)),

@@ -35,6 +35,16 @@ pub enum Planned {
     Answer { identity: Identity, body: Bytes },
 }
 
+impl Planned {
+    /// The verified caller.
+    pub fn identity(&self) -> &Identity {
+        match self {
+            Planned::Forward(r) | Planned::DeleteObjects(r) => &r.identity,
+            Planned::Answer { identity, .. } => identity,
+        }
+    }
+}
+
 /// A request bound upstream.
 pub struct S3Request {
     pub op: S3Op,
