@@ -29,8 +29,7 @@ use common::gateway::{Gateway, PREAMBLE};
 use common::recorder::Recorder;
 use common::s3::{
     assert_not_stored, assert_s3_error, assert_s3_error_any, assert_stored, common_prefixes,
-    content_keys, crc32_base64, md5, md5_base64, xml_escape, xml_value, xml_values, S3Client,
-    Truncation,
+    content_keys, crc32_base64, md5, xml_escape, xml_value, xml_values, S3Client, Truncation,
 };
 use common::upstream::{Upstream, UpstreamKind};
 use common::{
