@@ -45,7 +45,7 @@ pub async fn authorize(
             match policy::check(&identity, op, bucket, &obj.key) {
                 Ok(()) => Ok(Decision::Proceed(Some(identity))),
                 Err(reason) => {
-                    adm.settle_attempt();
+                    adm.settle_attempt().await;
                     log::warn!(
                         "forbidden: route={route_name} client={} plugin={} {reason}",
                         show(client),
@@ -110,7 +110,7 @@ async fn answer(
 ) -> Result<()> {
     let failed = matches!(&outcome, Outcome::Reject(r) if matches!(r.status, 401 | 403));
     if !failed {
-        adm.settle_attempt();
+        adm.settle_attempt().await;
     }
     match outcome {
         Outcome::Respond(resp) => reply::send_local(session, &resp).await,
@@ -120,7 +120,7 @@ async fn answer(
                 Some(ip) => auth::failures::record(&gateway.limits, ip, true).await,
                 None => 0,
             };
-            adm.settle_attempt();
+            adm.settle_attempt().await;
             log::warn!(
                 "auth rejected: route={route_name} client={} failures={failures} {}",
                 show(client),

@@ -291,6 +291,63 @@ routes:
     assert!(!r.text().contains("limited"));
 }
 
+/// With Redis, the attempt counted before auth is given back (by an EVAL) before the answer,
+/// so a client that signs in correctly many times on two instances is never locked out, its
+/// counter reads 0 right after each answer, and failures still add up across the fleet.
+#[test]
+fn shared_lockout_counts_only_failures() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let bucket = seeded_bucket("lim-redis-auth");
+    let limits = format!(
+        "limits:
+  redis: {{url: \"{}\", key_prefix: \"bgauth:\", timeout_ms: 500}}
+  failed_auth_per_ip: {{max_failures: 3, window_seconds: 3600}}
+",
+        redis.url()
+    );
+    let gws = [s3_gateway(&bucket, &limits), s3_gateway(&bucket, &limits)];
+    let counter = || {
+        let keys: Vec<String> = redis
+            .keys()
+            .into_iter()
+            .filter(|k| k.starts_with("bgauth:authfail:"))
+            .collect();
+        assert!(
+            keys.len() <= 1,
+            "one lockout counter for one address: {keys:?}"
+        );
+        keys.first().map_or(0, |k| {
+            let v = redis.get(k).unwrap_or_default();
+            String::from_utf8_lossy(&v).parse::<i64>().expect("a count")
+        })
+    };
+    for i in 0..12 {
+        let alice = S3Client::new(gws[i % 2].addr(), ALICE_ID, ALICE_SECRET);
+        alice.get("/data/doc.txt").assert_status(200);
+        assert_eq!(
+            counter(),
+            0,
+            "request {i}: a good sign-in is not left counted"
+        );
+    }
+    for i in 0..3 {
+        let wrong = S3Client::new(gws[i % 2].addr(), ALICE_ID, "not-alices-secret");
+        assert_s3_error(&wrong.get("/data/doc.txt"), 403, "SignatureDoesNotMatch");
+        assert_eq!(
+            counter(),
+            i as i64 + 1,
+            "failures add up over both instances"
+        );
+    }
+    // The third failure locked the address out on both instances, the right secret too.
+    for gw in &gws {
+        let r = S3Client::new(gw.addr(), ALICE_ID, ALICE_SECRET).get("/data/doc.txt");
+        assert_s3_error(&r, 503, "SlowDown");
+    }
+}
+
 #[test]
 fn two_instances_share_one_limit_through_redis() {
     let Some(mut redis) = Redis::start() else {

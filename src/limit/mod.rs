@@ -56,9 +56,18 @@ pub struct Admission {
 impl Admission {
     /// The authentication verdict is known: gives back the attempt counted before auth, before
     /// the answer goes out (a failure was counted on its own by [`Limits::record_failure`]).
-    /// Done before answering, so the client's next request never meets it still counted.
-    pub fn settle_attempt(&mut self) {
-        self.attempt = None;
+    /// Done before answering, in Redis too (one round trip, bounded by `timeout_ms`), so the
+    /// client's next request never meets it still counted, on any instance.
+    pub async fn settle_attempt(&mut self) {
+        let Some(mut attempt) = self.attempt.take() else {
+            return;
+        };
+        if let Counted::Shared(shared) = &attempt.at {
+            let (shared, key) = (shared.clone(), std::mem::take(&mut attempt.key));
+            // Given back here; the drop then has nothing left to give.
+            attempt.at = Counted::Settled;
+            shared.give_back(&key, 1).await;
+        }
     }
 }
 
@@ -84,6 +93,8 @@ struct Attempt {
 enum Counted {
     Local(Instant),
     Shared(Arc<Shared>),
+    /// Already given back.
+    Settled,
 }
 
 impl std::fmt::Debug for Attempt {
@@ -103,6 +114,7 @@ impl Drop for Attempt {
                     rt.spawn(async move { shared.give_back(&key, 1).await });
                 }
             }
+            Counted::Settled => {}
         }
     }
 }
@@ -363,7 +375,7 @@ impl Limits {
         subject: &str,
         adm: &mut Admission,
     ) -> Option<Refusal> {
-        adm.attempt = None;
+        adm.settle_attempt().await;
         let rule = self.routes.get(route)?.per_identity.as_ref()?;
         if let Some(w) = rule.rate {
             let checks = [Check::rate(

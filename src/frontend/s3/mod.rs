@@ -79,7 +79,7 @@ pub async fn handle(
     if let Ok(verified) = &planned {
         // Verified: the attempt counted before auth goes back before any answer, and the
         // per-identity limit applies to every operation, the ones answered here included.
-        adm.settle_attempt();
+        adm.settle_attempt().await;
         let identity = verified.identity();
         if let Some(refusal) = gateway
             .limits
@@ -155,7 +155,7 @@ async fn refuse(
             }
             None => 0,
         };
-        adm.settle_attempt();
+        adm.settle_attempt().await;
         log::warn!(
             "s3 auth rejected: route={} client={} failures={failures} {}: {why}",
             gateway.route_name(route),
