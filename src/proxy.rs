@@ -359,7 +359,7 @@ impl ProxyHttp for Proxy {
 
     fn fail_to_connect(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         peer: &HttpPeer,
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
@@ -371,6 +371,7 @@ impl ProxyHttp for Proxy {
                 &peer._address,
             ));
         }
+        log_connect_failure(session, ctx, &e);
         e
     }
 
@@ -456,6 +457,28 @@ impl ProxyHttp for Proxy {
         }
         observe::request::finished(session, e, ctx, &gw);
     }
+}
+
+/// `server.upstream_log`: a line for a connection that failed (the request sent after a retry,
+/// if any, gets its own line).
+fn log_connect_failure(session: &Session, ctx: &mut RequestCtx, e: &Error) {
+    let gw = ctx.gw.clone();
+    let (Some(log), Some(mut call)) = (gw.upstream_log.as_ref(), ctx.upstream_call.take()) else {
+        return;
+    };
+    call.connect_failed(session.req_header().method.as_str());
+    let route = observe::request::route_label(&gw, ctx.route);
+    log.write(
+        &call,
+        &upstream_log::Done {
+            upstream_ms: ctx.upstream_start.map(|t| t.elapsed().as_millis()),
+            sent: Some(0),
+            received: 0,
+            route: &route,
+            error: Some(e),
+            retrying: e.retry.retry(),
+        },
+    );
 }
 
 /// The matched route and the request's host and raw path remainder.

@@ -429,7 +429,8 @@ fn a_refusing_backend_is_retried_elsewhere_then_ejected() {
         (&pair.access_key, &pair.secret_key),
         "    health_check_interval_seconds: 3600\n    passive_ejection:\n      consecutive_failures: 2\n      cooldown_seconds: 600\n",
         &pair.bucket,
-    );
+    )
+    .replacen("server:\n", "server:\n  upstream_log: {dir}/s3.log\n", 1);
     let gw = Gateway::start(&yaml);
     let body = pattern(62, 5_000);
     request(gw.addr(), "PUT", "/files/obj", &[], Some(&body)).assert_status(200);
@@ -474,6 +475,32 @@ fn a_refusing_backend_is_retried_elsewhere_then_ejected() {
         client::get(gw.addr(), "/files/obj").assert_status(200);
     }
     assert_eq!(tries(), before, "an ejected backend was tried again");
+
+    // The upstream log has a line for each refused connect, then one for the request sent.
+    let log = std::fs::read_to_string(gw.dir().join("s3.log")).expect("the upstream log");
+    let refused_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!(" GET http://{refused} ")))
+        .collect();
+    assert_eq!(
+        refused_lines.len(),
+        before,
+        "one line per refused connect:\n{log}"
+    );
+    for l in &refused_lines {
+        assert!(
+            l.contains("status=-")
+                && l.contains("error=ConnectRefused")
+                && l.contains(" retrying=yes"),
+            "{l}"
+        );
+    }
+    let served = format!(" GET http://{}/", pair.a.addr());
+    assert!(
+        log.lines()
+            .any(|l| l.contains(&served) && l.contains("status=200")),
+        "the retried request has its own line:\n{log}"
+    );
 }
 
 #[test]

@@ -44,6 +44,7 @@ pub fn finished(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gw: &Gat
                 received: session.upstream_body_bytes_received(),
                 route: &route,
                 error: e,
+                retrying: false,
             },
         );
     }

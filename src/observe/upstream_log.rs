@@ -12,8 +12,9 @@
 //!   never interleave. A failed write is dropped: the request is already answered.
 //! - **Reopened on reload**: the file belongs to the [`crate::gateway::Gateway`] of a config,
 //!   so `SIGHUP` after a log rotation (`mv`) starts a new file, as nginx's `USR1` does.
-//! - When the proxy retried another backend after a connect failure, the line is the request
-//!   that was finally sent.
+//! - A connection that could not be made gets a line of its own, with the client's method, the
+//!   backend's address for the URL (nothing was sent), `error=...`, and `retrying=yes` when
+//!   another backend is tried next; the request finally sent has its own line.
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
@@ -107,6 +108,14 @@ impl Call {
         !self.method.is_empty()
     }
 
+    /// Notes a connection to the peer that failed before anything was sent: `method` is the
+    /// client's, the URL is the peer's address.
+    pub fn connect_failed(&mut self, method: &str) {
+        self.method = method.to_owned();
+        self.host = self.peer.clone();
+        self.path_and_query.clear();
+    }
+
     /// Notes the request as it leaves (after signing): method, `Host`, path and query.
     pub fn request(&mut self, req: &RequestHeader) {
         self.method = req.method.as_str().to_owned();
@@ -139,6 +148,8 @@ pub struct Done<'a> {
     pub received: usize,
     pub route: &'a str,
     pub error: Option<&'a Error>,
+    /// A connect failure after which another backend is tried.
+    pub retrying: bool,
 }
 
 fn format_line(line: &mut String, call: &Call, done: &Done<'_>) {
@@ -184,6 +195,9 @@ fn format_line(line: &mut String, call: &Call, done: &Done<'_>) {
     );
     if let Some(e) = done.error {
         let _ = write!(line, " error={}", e.etype().as_str());
+    }
+    if done.retrying {
+        line.push_str(" retrying=yes");
     }
     line.push('\n');
 }
@@ -270,6 +284,7 @@ mod tests {
                 received: 1024,
                 route: "files",
                 error: None,
+                retrying: false,
             },
         );
         assert_eq!(
@@ -278,6 +293,33 @@ mod tests {
              received=1024 peer=127.0.0.1:9000 route=files\n"
         );
         assert!(!line.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_failed_connect_has_a_line_of_its_own() {
+        let peer = HttpPeer::new("10.0.0.5:7480", false, "rgw".into());
+        let mut call = Call::to(&peer);
+        assert!(!call.was_sent());
+        call.connect_failed("GET");
+        let e = Error::new(pingora_error::ErrorType::ConnectRefused);
+        let mut line = String::new();
+        format_line(
+            &mut line,
+            &call,
+            &Done {
+                upstream_ms: Some(1),
+                sent: Some(0),
+                received: 0,
+                route: "videos",
+                error: Some(&e),
+                retrying: true,
+            },
+        );
+        assert_eq!(
+            line,
+            " GET http://10.0.0.5:7480 status=- ms=1 sent=0 received=0 peer=10.0.0.5:7480 \
+             route=videos error=ConnectRefused retrying=yes\n"
+        );
     }
 
     #[test]
@@ -302,6 +344,7 @@ mod tests {
             received: 0,
             route: "-",
             error: None,
+            retrying: false,
         };
         log.write(&call, &done);
         log.write(&call, &done);
