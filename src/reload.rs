@@ -40,6 +40,7 @@ pub async fn reload(live: &Live) -> Result<(), String> {
     let (cfg, chains, keys) = built;
     let pools = Pools::rebuild(&cfg.upstreams, &old.pools);
     wait_for_resolution(&pools).await?;
+    check_new_pools(&pools, &old.pools).await;
     crate::tls::reload_listeners(&live.tls, &cfg.listeners)?;
     let mut gateway = Gateway::new(cfg, pools, chains, keys);
     gateway.draining = old.draining.clone();
@@ -68,6 +69,22 @@ async fn wait_for_resolution(pools: &Pools) -> Result<(), String> {
             ));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Health-checks the backends of new or changed pools before they take traffic (each pool
+/// within `FIRST_CHECKS`); what is not judged by then is judged by the pool's own loop.
+async fn check_new_pools(pools: &Pools, old: &Pools) {
+    let new = pools
+        .by_name
+        .values()
+        .filter(|p| !old.by_name.values().any(|o| Arc::ptr_eq(o, p)));
+    let done = futures_util::future::join_all(
+        new.map(|p| async move { (p.name.as_str(), p.check_before_serving().await) }),
+    )
+    .await;
+    for (name, _) in done.iter().filter(|(_, finished)| !finished) {
+        log::warn!("reload: upstream {name}: the first health checks are still running; serving while they finish");
     }
 }
 

@@ -503,6 +503,74 @@ fn a_refusing_backend_is_retried_elsewhere_then_ejected() {
     );
 }
 
+/// Pingora starts every backend healthy; bucketgate health-checks a pool `fall` times before it
+/// takes traffic, at start and when a reload adds or changes it, so a backend that is already
+/// down never sees a request (no failed connect, nothing for passive ejection to learn from).
+#[test]
+fn backends_are_checked_before_the_first_request_at_start_and_on_reload() {
+    let mut pair = s3s_pair();
+    pair.b.stop();
+    let (live, dead) = (pair.a.addr(), pair.b.addr());
+    // Two failed checks mark a backend down, and the pool's own loop checks once an hour:
+    // only the checks before serving can have marked `dead` down in time.
+    let settings = "    health_check_interval_seconds: 3600\n    health_check: {fall: 2}\n";
+    let yaml = pool_config(
+        &[live.clone(), dead.clone()],
+        (&pair.access_key, &pair.secret_key),
+        settings,
+        &pair.bucket,
+    );
+    let mut gw = Gateway::start(&yaml);
+    let body = pattern(63, 1_000);
+    request(gw.addr(), "PUT", "/files/obj", &[], Some(&body)).assert_status(200);
+    let failed_connects = |gw: &Gateway| {
+        gw.log()
+            .lines()
+            .filter(|l| l.contains("Fail to proxy") && l.contains(&dead))
+            .count()
+    };
+    for _ in 0..10 {
+        client::get(gw.addr(), "/files/obj").assert_status(200);
+    }
+    assert_eq!(
+        failed_connects(&gw),
+        0,
+        "a request went to the dead backend at start:\n{}",
+        gw.log()
+    );
+
+    // A reload that changes the pool (a new setting) builds it anew: checked again first.
+    let rendered = std::fs::read_to_string(gw.config_path()).unwrap();
+    std::fs::write(
+        gw.config_path(),
+        rendered.replace(
+            "    health_check: {fall: 2}\n",
+            "    health_check: {fall: 2}\n    idle_timeout_seconds: 7\n",
+        ),
+    )
+    .unwrap();
+    gw.signal("HUP");
+    let log = gw.wait_for_log("reload: now serving", EVENT_TIMEOUT);
+    assert!(
+        log.contains("upstream pool: new or changed"),
+        "the pool was rebuilt:\n{log}"
+    );
+    for _ in 0..10 {
+        client::get(gw.addr(), "/files/obj").assert_status(200);
+    }
+    assert_eq!(
+        failed_connects(&gw),
+        0,
+        "a request went to the dead backend after the reload:\n{}",
+        gw.log()
+    );
+    assert!(
+        gw.log().contains(&health_line(&pair.b, "unhealthy")),
+        "the dead backend was judged by a health check:\n{}",
+        gw.log()
+    );
+}
+
 #[test]
 fn http_health_checks_send_the_configured_request_and_judge_the_status() {
     // A 403 (what S3 answers an unsigned request) is healthy by default.
@@ -892,6 +960,11 @@ fn pool_settings_are_checked_with_their_line() {
         &["cooldown_seconds", "greater than 0"],
     );
     expect_problem("    max_retries: 99\n", 9, &["max_retries", "at most 15"]);
+    expect_problem(
+        "    idle_timeout_seconds: 86401\n",
+        9,
+        &["idle_timeout_seconds", "at most 86400"],
+    );
     expect_problem("    resolve_interval_seconds: 0\n", 9, &["greater than 0"]);
     // Values that would overflow time arithmetic (and panic) are refused.
     expect_problem(

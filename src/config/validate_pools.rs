@@ -61,6 +61,7 @@ pub fn check_pool(u: &Upstream, at: &Path, r: &mut Reporter) {
             at.key("passive_ejection").key("cooldown_seconds"),
             u.passive_ejection.cooldown_seconds,
         ),
+        (at.key("idle_timeout_seconds"), u.idle_timeout_seconds),
     ] {
         if value > MAX_SECONDS {
             r.at(&place, format!("at most {MAX_SECONDS} (one day)"));

@@ -31,13 +31,31 @@ impl Drop for Stopper {
 /// A pool's load balancer loop, stopped by Pingora's shutdown or by the pool's [`Stopper`].
 pub struct PoolService {
     lb: Arc<LoadBalancer<Balanced>>,
+    /// `health_check.fall`: the rounds of first checks before the listeners open.
+    fall: usize,
     stop: watch::Receiver<bool>,
 }
 
-/// The loop of `lb`, and the stopper that ends it.
-pub fn pool_service(lb: Arc<LoadBalancer<Balanced>>) -> (PoolService, Stopper) {
+/// The loop of `lb` (whose health check marks a backend down after `fall` failures), and the
+/// stopper that ends it.
+pub fn pool_service(lb: Arc<LoadBalancer<Balanced>>, fall: usize) -> (PoolService, Stopper) {
     let (tx, stop) = watch::channel(false);
-    (PoolService { lb, stop }, Stopper(tx))
+    (PoolService { lb, fall, stop }, Stopper(tx))
+}
+
+/// The longest the first health checks may hold the listeners (at start) or a reload back.
+pub const FIRST_CHECKS: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Health-checks every backend of `lb` `fall` times in a row, now (at most [`FIRST_CHECKS`]).
+/// Pingora starts each new backend healthy; after this, one that does not answer is already
+/// down, so no request is sent to it first. False when the time ran out.
+pub async fn first_checks(lb: &LoadBalancer<Balanced>, fall: usize) -> bool {
+    let rounds = async {
+        for _ in 0..fall.max(1) {
+            lb.backends().run_health_check(true).await;
+        }
+    };
+    tokio::time::timeout(FIRST_CHECKS, rounds).await.is_ok()
 }
 
 /// Returns once `rx` says `true`; never if its sender goes away without saying so.
@@ -60,7 +78,17 @@ impl PoolService {
         let (tx, rx) = watch::channel(false);
         let lb = async {
             match ready {
-                Some(ready) => self.lb.start_with_ready_notifier(rx, ready).await,
+                Some(ready) => {
+                    // At start: resolve and check before the listeners (which wait for `ready`)
+                    // open; the loop then resolves again and reports ready at once.
+                    if self.lb.update().await.is_ok() && !first_checks(&self.lb, self.fall).await {
+                        log::warn!(
+                            "the first health checks took over {}s; serving while they finish",
+                            FIRST_CHECKS.as_secs()
+                        );
+                    }
+                    self.lb.start_with_ready_notifier(rx, ready).await
+                }
                 None => self.lb.start(rx).await,
             }
         };

@@ -39,6 +39,8 @@ pub struct Pool {
     _background: Stopper,
     /// `tls`: CA bundle, client certificate, verification (see [`crate::tls::upstream`]).
     peer_tls: Option<crate::tls::upstream::PeerTls>,
+    /// Failed checks in a row that mark a backend down (`health_check.fall`).
+    fall: usize,
 }
 
 /// The chosen backend for one request, with the `Host` header that goes with it.
@@ -69,7 +71,8 @@ impl Pool {
         lb.parallel_health_check = true;
         lb.update_frequency = Some(Duration::from_secs(cfg.resolve_interval_seconds));
         let lb = Arc::new(lb);
-        let (task, stopper) = pool_service(lb.clone());
+        let fall = cfg.health_check.fall.max(1);
+        let (task, stopper) = pool_service(lb.clone(), fall);
         let service = background_service(&format!("upstream {name}"), task);
         let pool = Pool {
             name: name.to_string(),
@@ -91,8 +94,15 @@ impl Pool {
             write_timeout: Duration::from_millis(cfg.write_timeout_ms),
             _background: stopper,
             peer_tls: crate::tls::upstream::for_pool(name, cfg.tls.as_ref()),
+            fall,
         };
         (pool, service)
+    }
+
+    /// [`super::background::first_checks`] of this pool (a reload runs them on new pools
+    /// before they take traffic). False when they took too long.
+    pub async fn check_before_serving(&self) -> bool {
+        super::background::first_checks(&self.lb, self.fall).await
     }
 
     /// True when at least one backend is resolved and passes its health check.
