@@ -764,6 +764,56 @@ fn https_upstream_with_its_own_ca_and_a_client_certificate() {
     assert_eq!(r.body, body);
 }
 
+/// Pingora pools upstream connections by address, SNI and client certificate, not by the CA
+/// that verified them: two upstreams on one endpoint that trust different CAs must not share a
+/// pooled connection, or the second would skip its own verification.
+#[test]
+fn upstreams_trusting_different_cas_never_share_a_pooled_connection() {
+    let Some(pki) = Pki::new() else { return };
+    let Some(stranger) = Pki::new() else { return };
+    let server = pki.leaf("upstream", "upstream.test", "IP:127.0.0.1");
+    let (client_cert, client_key) = pki.leaf("client", "bucketgate client", "DNS:client.test");
+    let bucket = fresh_bucket("tls-reuse");
+    let body = pattern(12, 5_000);
+    let up = Upstream::get();
+    up.put_object(&bucket, "obj.bin", &body, &[]);
+    let port = https_front(front_config(&pki, &server));
+    let upstream = |name: &str, ca: &str| {
+        format!(
+            "  {name}:
+    endpoints: [127.0.0.1:{port}]
+    scheme: https
+    credentials: {{access_key_id: \"{}\", secret_access_key: \"{}\"}}
+    tls: {{ca_file: {ca}, client_cert: {client_cert}, client_key: {client_key}}}
+",
+            up.access_key(),
+            up.secret_key()
+        )
+    };
+    let yaml = format!(
+        "{PREAMBLE}{}{}routes:
+  - {{name: trusted, path_prefix: /trusted, upstream: trusted, bucket: {bucket}, public: true}}
+  - {{name: stranger, path_prefix: /stranger, upstream: stranger, bucket: {bucket}, public: true}}
+",
+        upstream("trusted", &pki.ca()),
+        upstream("stranger", &stranger.ca())
+    );
+    let gw = Gateway::start(&yaml);
+    let get = |name: &str| common::client::get(gw.addr(), &format!("/{name}/obj.bin"));
+    for _ in 0..3 {
+        let r = get("trusted");
+        assert_eq!(r.status, 200, "{}\n{}", r.text(), gw.log());
+        assert_eq!(r.body, body);
+        // A connection verified against the right CA is idle in the pool now.
+        assert_eq!(
+            get("stranger").status,
+            502,
+            "the upstream whose CA did not sign the certificate was served:\n{}",
+            gw.log()
+        );
+    }
+}
+
 /// `conf/tls.yaml` passes `bucketgate check` with real files in its variables, and a key that
 /// belongs to another certificate is refused at its `key:` line.
 #[test]

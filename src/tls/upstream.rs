@@ -14,6 +14,10 @@ use super::pem::{load_pair, read_certs, Which};
 /// What a pool puts on each of its peers.
 pub struct PeerTls {
     ca: Option<Arc<[WrappedX509]>>,
+    /// A digest of the CA bundle, as the peers' `group_key`: Pingora's connection pool keys on
+    /// address, SNI and client certificate but not on the CA, so without it an upstream
+    /// could be handed a connection that another upstream's CA verified.
+    ca_group: u64,
     client: Option<Arc<CertKey>>,
     verify: bool,
 }
@@ -29,6 +33,7 @@ impl PeerTls {
     /// Reads the files named by `cfg`. Every certificate was parsed once already, so Pingora's
     /// own parsing (which panics on bad input) never sees a bad one.
     pub fn load(cfg: &UpstreamTls) -> Result<PeerTls, FieldError> {
+        let mut ca_group = 0;
         let ca = match &cfg.ca_file {
             None => None,
             Some(path) => {
@@ -36,6 +41,7 @@ impl PeerTls {
                     field: "ca_file",
                     message,
                 })?;
+                ca_group = bundle_digest(certs.iter().map(|c| c.as_ref()));
                 let wrapped: Vec<WrappedX509> = certs
                     .into_iter()
                     .map(|c| WrappedX509::new(c.to_vec(), pingora_core::utils::tls::parse_x509))
@@ -82,6 +88,7 @@ impl PeerTls {
         };
         Ok(PeerTls {
             ca,
+            ca_group,
             client,
             verify: cfg.verify,
         })
@@ -91,6 +98,7 @@ impl PeerTls {
     pub fn apply(&self, peer: &mut HttpPeer) {
         if let Some(ca) = &self.ca {
             peer.options.ca = Some(ca.clone());
+            peer.group_key = self.ca_group;
         }
         if let Some(client) = &self.client {
             peer.client_cert_key = Some(client.clone());
@@ -100,6 +108,21 @@ impl PeerTls {
             peer.options.verify_hostname = false;
         }
     }
+}
+
+/// A non-zero 64-bit digest of the certificates' DER bytes (SHA-256, truncated): equal bundles
+/// give equal digests, in every process.
+fn bundle_digest<'a>(certs: impl Iterator<Item = &'a [u8]>) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for der in certs {
+        h.update((der.len() as u64).to_be_bytes());
+        h.update(der);
+    }
+    let d = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&d[..8]);
+    u64::from_be_bytes(first).max(1)
 }
 
 /// [`PeerTls::load`] for a pool being built: a file that became unreadable since the config
@@ -113,5 +136,23 @@ pub fn for_pool(name: &str, cfg: Option<&UpstreamTls>) -> Option<PeerTls> {
             log::error!("upstream {name}: tls.{}: {}", e.field, e.message);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bundle_digest;
+
+    #[test]
+    fn bundles_have_their_own_digest() {
+        let a: &[&[u8]] = &[b"ca one"];
+        let b: &[&[u8]] = &[b"ca two"];
+        let ab: &[&[u8]] = &[b"ca one", b"ca two"];
+        let joined: &[&[u8]] = &[b"ca oneca two"];
+        let digest = |v: &[&[u8]]| bundle_digest(v.iter().copied());
+        assert_eq!(digest(a), digest(a));
+        assert_ne!(digest(a), digest(b));
+        assert_ne!(digest(ab), digest(joined), "certificate boundaries count");
+        assert_ne!(digest(a), 0, "0 is the group of peers without a CA file");
     }
 }
