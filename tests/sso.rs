@@ -751,6 +751,50 @@ fn range_requests_on_the_session_cookie() {
     assert_login_redirect(&r, &p, "Range without a session");
 }
 
+/// Being sent to sign in is not a failed attempt: API calls without a session, or with one that
+/// ended, get 401 (browsers a redirect) as often as they come, and never trip the failed-auth
+/// lockout of their address, which a whole office behind one NAT address shares.
+#[test]
+fn sign_in_answers_never_count_toward_the_lockout() {
+    let (bucket, report) = seeded_bucket("sso-lockout");
+    let key = sealing_key();
+    let Some((p, gws)) = start_sso(|issuer, secret| {
+        vec![format!(
+            "limits:\n  failed_auth_per_ip: {{max_failures: 3, window_seconds: 3600}}\n{}",
+            files_config(&bucket, &key, &oidc_section(issuer, secret, &bucket, ""))
+        )]
+    }) else {
+        return;
+    };
+    let gw = &gws[0];
+    let file = gw.url(&format!("/{REPORT}"));
+    let ended = "A".repeat(43); // a well-formed session id no store knows
+    for i in 0..10 {
+        let api = Browser::new().fetch("GET", &file, &[("Accept", "application/json")], None);
+        assert_401_not_redirect(&api, &format!("API call #{i} without a session"));
+        let stale = Browser::new().fetch(
+            "GET",
+            &file,
+            &[
+                ("Accept", "application/json"),
+                ("Cookie", &format!("{COOKIE}={ended}")),
+            ],
+            None,
+        );
+        assert_401_not_redirect(&stale, &format!("API call #{i} with an ended session"));
+        assert_login_redirect(
+            &Browser::new().fetch("GET", &file, &[], None),
+            &p,
+            &format!("browser #{i} without a session"),
+        );
+    }
+    // Thirty answers later the address is not locked out: sign-in works and serves.
+    let mut b = signed_in(&p, &file, "alice");
+    let r = b.fetch("GET", &file, &[], None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.body == report);
+}
+
 /// A config reload (SIGHUP) builds new plugins; sessions in the memory store, sealed with the
 /// process's own key (no `sealing_keys`), must outlive it, or every reload signs everyone out.
 #[test]

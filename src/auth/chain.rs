@@ -18,7 +18,8 @@ pub enum Outcome {
     Respond(LocalResponse),
     /// A plugin recognised the credentials and refused them: a failed attempt.
     Reject(Rejection),
-    /// No plugin recognised the request: 401 with every plugin's challenge.
+    /// No plugin recognised the request (401 with every plugin's challenge), or one sends the
+    /// client to sign in: answered, never a failed attempt.
     Challenge(Rejection),
 }
 
@@ -45,6 +46,7 @@ impl Chain {
             match verdict {
                 Ok(Verdict::Authenticated(id)) => return Outcome::Authenticated(id),
                 Ok(Verdict::Reject(r)) => return Outcome::Reject(r),
+                Ok(Verdict::SignIn(r)) => return Outcome::Challenge(r),
                 Ok(Verdict::NotMine) => {}
                 Err(r) => return Outcome::Reject(r),
             }

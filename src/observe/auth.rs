@@ -20,6 +20,7 @@ pub fn verdict(plugin: &str, verdict: &Result<Verdict, Rejection>) {
     match verdict {
         Ok(Verdict::Authenticated(_)) => record_auth(plugin, AuthOutcome::Authenticated),
         Ok(Verdict::Reject(_)) => record_auth(plugin, AuthOutcome::Rejected),
+        Ok(Verdict::SignIn(_)) => record_auth(plugin, AuthOutcome::SignInRequired),
         Ok(Verdict::NotMine) => {}
         Err(_) => record_auth(plugin, AuthOutcome::Error),
     }

@@ -186,6 +186,8 @@ pub enum AuthOutcome {
     Rejected,
     /// No plugin recognised anything: the request carried no usable credentials.
     NoCredentials,
+    /// The plugin sent the client to sign in (no session, or an ended one).
+    SignInRequired,
     /// The plugin failed (panicked).
     Error,
 }
@@ -196,6 +198,7 @@ impl AuthOutcome {
             AuthOutcome::Authenticated => "authenticated",
             AuthOutcome::Rejected => "rejected",
             AuthOutcome::NoCredentials => "no_credentials",
+            AuthOutcome::SignInRequired => "sign_in_required",
             AuthOutcome::Error => "error",
         }
     }

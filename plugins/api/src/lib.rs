@@ -74,8 +74,14 @@ pub enum Verdict {
     /// This request carries no credential of this plugin's kind: try the next plugin.
     NotMine,
     /// The request carries this plugin's kind of credential and it is bad: stop with this
-    /// answer. (A bad Bearer token must not fall through to a weaker plugin.)
+    /// answer. (A bad Bearer token must not fall through to a weaker plugin.) A 401 or 403
+    /// here counts as a failed attempt against the client address's lockout.
     Reject(Rejection),
+    /// The request has no valid credential of this plugin's kind but belongs to it (an SSO
+    /// route: no session, or one that ended): stop with this answer, a sign-in redirect or a
+    /// 401. Never a failed attempt: nothing was guessed, and counting it would lock out a whole
+    /// office behind one NAT address whose sessions ended at once.
+    SignIn(Rejection),
 }
 
 /// A problem in a plugin's config section. `path` is relative to the plugin's section

@@ -66,7 +66,7 @@ impl OidcPlugin {
                 },
             );
             r.public_message = "sign-in required".into();
-            return Verdict::Reject(r);
+            return Verdict::SignIn(r);
         }
         match self
             .start_login(req, &web::own_url(req, &self.site), Mode::Session)
@@ -79,7 +79,7 @@ impl OidcPlugin {
                         web::clear_cookie(&self.cfg.cookie.name, "/", self.secure(req)),
                     ));
                 }
-                Verdict::Reject(rejection_of(
+                Verdict::SignIn(rejection_of(
                     resp,
                     "redirecting to sign-in",
                     "oidc: no valid session; redirected to the login".into(),

@@ -36,7 +36,7 @@ async fn logout_ends_the_session_and_goes_through_end_session() {
     // The old cookie no longer works.
     assert!(matches!(
         s.auth(&with_session("/x", &id, "application/json")).await,
-        Verdict::Reject(_)
+        Verdict::SignIn(_)
     ));
     // No rd: post_logout_url; an open-redirect rd becomes "/".
     let r = s.answer(&get("/_bucketgate/oidc/logout")).await;

@@ -235,7 +235,7 @@ async fn two_instances_share_sessions_and_records_are_sealed_at_rest() {
     .unwrap();
     assert!(matches!(
         other.authenticate(&with_session("/doc", &id, "application/json")).await,
-        Verdict::Reject(r) if r.status == 401
+        Verdict::SignIn(r) if r.status == 401
     ));
     // Logout on one instance ends it on both.
     b.respond(&with_session("/_bucketgate/oidc/logout", &id, "text/html"))
@@ -243,6 +243,6 @@ async fn two_instances_share_sessions_and_records_are_sealed_at_rest() {
         .unwrap();
     assert!(matches!(
         a.authenticate(&with_session("/doc", &id, "application/json")).await,
-        Verdict::Reject(r) if r.status == 401
+        Verdict::SignIn(r) if r.status == 401
     ));
 }

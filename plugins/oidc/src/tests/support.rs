@@ -355,10 +355,10 @@ pub fn callback_request(login: &Login, query: &str, extra_cookie: Option<&str>) 
     )
 }
 
-/// The rejection in a verdict.
+/// The answer of a [`Verdict::Reject`] or [`Verdict::SignIn`].
 pub fn rejection(v: Verdict) -> Rejection {
     match v {
-        Verdict::Reject(r) => r,
+        Verdict::Reject(r) | Verdict::SignIn(r) => r,
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
