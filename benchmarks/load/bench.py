@@ -40,7 +40,16 @@ RGW_KEYS = (
 )
 JWT_SECRET = "bench-hs256-secret-0123456789abcdef0123456789"
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
-TARGETS = ["direct", "bucketgate", "nginx"]  # plus "pingora" with --pingora
+TARGETS = ["direct", "bucketgate", "nginx"]  # plus "pingora" with --pingora, "ops" with --ops
+# What --ops turns on in a second bucketgate: every operations feature on the request path, with
+# limits far above what the machine can do, so every request is counted and none is refused.
+OPS_SECTIONS = """limits:
+  per_ip: {requests_per_second: 10000000, burst: 10000000, concurrent: 100000}
+  per_identity: {requests_per_second: 10000000, burst: 10000000}
+  per_route: {requests_per_second: 10000000, burst: 10000000}
+  failed_auth_per_ip: {max_failures: 50, window_seconds: 60}
+metrics: {address: "127.0.0.1:%d"}
+"""
 
 
 def log(*a):
@@ -162,9 +171,11 @@ class Upstream:
         self.nginx_port = None  # set once the proxy nginx is written
         self.floor_port = None  # set when pingora_floor runs
 
-    def url(self, target, key, method="GET", bucketgate_port=None):
+    def url(self, target, key, method="GET", bucketgate_port=None, ops_port=None):
         if target == "bucketgate":
             return f"http://127.0.0.1:{bucketgate_port}/{self.name}/{key}"
+        if target == "ops":
+            return f"http://127.0.0.1:{ops_port}/{self.name}/{key}"
         if self.s3 is None:  # the nginx file server needs no signature
             path = f"/{BUCKET}/{key}"
         else:
@@ -284,7 +295,9 @@ def start_pingora_floor(procs, upstreams):
     return p
 
 
-def start_bucketgate(procs, workdir, upstreams):
+def start_bucketgate(procs, workdir, upstreams, ops=False):
+    """bucketgate with a JWT route per upstream; `ops`: a second one (`bucketgate_ops`) with
+    rate limits, the metrics listener, the JSON access log and the upstream log on."""
     port = free_port()
     ups, routes = [], []
     for up in upstreams:
@@ -304,16 +317,24 @@ def start_bucketgate(procs, workdir, upstreams):
           issuer: https://bench.example/
           audience: bucketgate
           grants: [{{bucket: {BUCKET}, prefix: "", operations: [read, write]}}]""")
-    conf = os.path.join(workdir, "bucketgate.yaml")
+    name = "bucketgate_ops" if ops else "bucketgate"
+    conf = os.path.join(workdir, f"{name}.yaml")
     with open(conf, "w") as f:
         # BENCH_BUCKETGATE_SERVER adds server settings, e.g. "threads: 1, access_log: false"
         extra = os.environ.get("BENCH_BUCKETGATE_SERVER", "").strip()
+        if ops:
+            upstream_log = os.path.join(workdir, "bucketgate_ops-s3.log")
+            extra = ", ".join(x for x in (extra, "access_log_format: json",
+                                          f"upstream_log: {upstream_log}",
+                                          f"pid_file: {workdir}/ops.pid",
+                                          f"upgrade_sock: {workdir}/ops.sock") if x)
         f.write(f"server: {{grace_period_seconds: 0, graceful_shutdown_timeout_seconds: 1"
                 f"{', ' + extra if extra else ''}}}\n"
                 f"listeners: [{{address: 127.0.0.1:{port}}}]\nupstreams:\n" + "\n".join(ups) +
-                "\nroutes:\n" + "\n".join(routes) + "\n")
+                "\nroutes:\n" + "\n".join(routes) + "\n" +
+                (OPS_SECTIONS % free_port() if ops else ""))
     subprocess.run([BUCKETGATE, "check", "-c", conf], check=True, stdout=subprocess.DEVNULL)
-    p = procs.start("bucketgate", [BUCKETGATE, "run", "-c", conf])
+    p = procs.start(name, [BUCKETGATE, "run", "-c", conf])
     wait_port(port, p, secs=120 if procs.callgrind else 30)
     return p, port
 
@@ -362,10 +383,11 @@ def wrk(url, conns, secs, headers=()):
 
 
 class Bench:
-    def __init__(self, args, upstreams, bucketgate, bg_port, nginx, token, floor=None):
+    def __init__(self, args, upstreams, bucketgate, bg_port, nginx, token, floor=None, ops=(None, None)):
         self.args, self.upstreams = args, upstreams
         self.bg, self.bg_port, self.nginx, self.token = bucketgate, bg_port, nginx, token
         self.floor = floor
+        self.ops, self.ops_port = ops
         self.rates, self.put_sizes = {}, {}
         self.results = []  # dicts: upstream, scenario, target, round, metrics
 
@@ -376,10 +398,12 @@ class Bench:
             return [self.nginx.pid] + children(self.nginx.pid)
         if target == "pingora":
             return [self.floor.pid]
+        if target == "ops":
+            return [self.ops.pid]
         return []
 
     def headers(self, target):
-        return [f"Authorization: Bearer {self.token}"] if target == "bucketgate" else []
+        return [f"Authorization: Bearer {self.token}"] if target in ("bucketgate", "ops") else []
 
     def measure(self, up, scenario, target, rnd, run, requests_of, gib_of):
         """Runs `run()` with the proxy's and upstream's CPU and the proxy's peak RSS around it."""
@@ -409,7 +433,7 @@ class Bench:
                 self.measure(up, scenario, t, rnd, lambda: body(t, rnd), requests_of, gib_of)
 
     def url(self, up, target, key, method="GET"):
-        return up.url(target, key, method, self.bg_port)
+        return up.url(target, key, method, self.bg_port, self.ops_port)
 
     def run_upstream(self, up, scenarios):
         a = self.args
@@ -631,10 +655,12 @@ def report(bench, args, started, elapsed):
             out.append(f"Half-rate run offered {bench.rates[up.name]} req/s (half the best direct small-GET req/s).\n")
         if bench.put_sizes.get(up.name, args.large) != args.large:
             out.append(f"PUTs of {bench.put_sizes[up.name] // MIB} MiB here (RGW's memstore holds 4 GiB).\n")
-        floor = "pingora" in TARGETS
+        floor, ops = "pingora" in TARGETS, "ops" in TARGETS
         out.append("| scenario | metric | direct | bucketgate | nginx | bg ÷ direct | bg ÷ nginx |" +
-                   (" Pingora floor | bg ÷ floor |" if floor else ""))
-        out.append("|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if floor else ""))
+                   (" Pingora floor | bg ÷ floor |" if floor else "") +
+                   (" bucketgate + ops | ops ÷ bg |" if ops else ""))
+        out.append("|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if floor else "") +
+                   ("---:|---:|" if ops else ""))
         for sc in scen:
             for label, ex, _ in metrics_for(sc):
                 v = {t: ex(rows_of(res, up.name, sc, t)) for t in TARGETS}
@@ -642,7 +668,8 @@ def report(bench, args, started, elapsed):
                     continue
                 out.append(f"| {sc} | {label} | {fmt(v['direct'])} | {fmt(v['bucketgate'])} | {fmt(v['nginx'])} | "
                            f"{ratio(v['bucketgate'], v['direct'])} | {ratio(v['bucketgate'], v['nginx'])} |" +
-                           (f" {fmt(v['pingora'])} | {ratio(v['bucketgate'], v['pingora'])} |" if floor else ""))
+                           (f" {fmt(v['pingora'])} | {ratio(v['bucketgate'], v['pingora'])} |" if floor else "") +
+                           (f" {fmt(v['ops'])} | {ratio(v['ops'], v['bucketgate'])} |" if ops else ""))
         out.append("")
         for r in res:
             if r["upstream"] == up.name and error_count(r["m"]):
@@ -714,6 +741,9 @@ def main():
                         "the Pingora floor too with --pingora)")
     p.add_argument("--pingora", action="store_true",
                    help="a fourth target: examples/pingora_floor, Pingora with nothing of ours")
+    p.add_argument("--ops", action="store_true",
+                   help="another target: a second bucketgate with rate limits (never reached), the metrics "
+                        "listener, the JSON access log and the upstream log on")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     args = p.parse_args()
     args.argv = sys.argv[1:]
@@ -753,7 +783,11 @@ def main():
         if args.pingora:
             TARGETS.append("pingora")
             floor = start_pingora_floor(procs, upstreams)
-        bench = Bench(args, upstreams, bg, bg_port, nginx, mint_jwt(), floor)
+        ops = (None, None)
+        if args.ops:
+            TARGETS.append("ops")
+            ops = start_bucketgate(procs, workdir, upstreams, ops=True)
+        bench = Bench(args, upstreams, bg, bg_port, nginx, mint_jwt(), floor, ops)
         bench.procs = procs
         for up in upstreams:
             if up.s3 is not None:
