@@ -795,6 +795,64 @@ fn sign_in_answers_never_count_toward_the_lockout() {
     assert!(r.body == report);
 }
 
+/// Session checks that wait (here on a paused Redis; in life on a slow provider re-check) are
+/// not guesses in flight: a burst of signed-in requests from one address is served, not
+/// refused by the failed-auth lockout, which counts only plugins that can refuse a credential.
+#[test]
+fn slow_session_checks_are_not_counted_as_attempts_in_flight() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let (bucket, report) = seeded_bucket("sso-inflight");
+    let key = sealing_key();
+    let store = format!(
+        "session_store: {{redis: {{url: \"{}\", prefix: \"bg-inflight:\"}}}}",
+        redis.url()
+    );
+    let Some((p, gws)) = start_sso(|issuer, secret| {
+        vec![format!(
+            "limits:\n  failed_auth_per_ip: {{max_failures: 2, window_seconds: 3600}}\n{}",
+            files_config(
+                &bucket,
+                &key,
+                &oidc_section(issuer, secret, &bucket, &store)
+            )
+        )]
+    }) else {
+        return;
+    };
+    let gw = &gws[0];
+    let file = gw.url(&format!("/{REPORT}"));
+    let b = signed_in(&p, &file, "alice");
+    let cookie = format!("{COOKIE}={}", session_of(&b).expect("a session cookie"));
+    // Every session lookup now waits a second for Redis, so six requests are checked at once.
+    redis.command(&["CLIENT", "PAUSE", "1000", "ALL"]);
+    let path = format!("/{REPORT}");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = client::request(
+                        gw.addr(),
+                        "GET",
+                        &path,
+                        &[("Cookie", &cookie), ("Accept", "application/json")],
+                        None,
+                    );
+                    assert!(r.status != 200 || r.body == report, "wrong bytes");
+                    r.status
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "signed-in requests checked at once were refused: {statuses:?}\n{}",
+        gw.log()
+    );
+}
+
 /// A config reload (SIGHUP) builds new plugins; sessions in the memory store, sealed with the
 /// process's own key (no `sealing_keys`), must outlive it, or every reload signs everyone out.
 #[test]

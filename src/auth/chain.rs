@@ -36,6 +36,12 @@ impl Chain {
         self.plugins.is_empty()
     }
 
+    /// Whether a request reaching this chain counts as an authentication attempt in flight:
+    /// when one of its plugins can refuse a credential as a failed attempt.
+    pub fn counts_attempts(&self) -> bool {
+        self.plugins.iter().any(|p| p.counts_failed_attempts())
+    }
+
     pub async fn run(&self, req: &RequestView) -> Outcome {
         if let Some(answer) = self.respond(req).await {
             return answer;
@@ -103,6 +109,29 @@ mod tests {
     use async_trait::async_trait;
 
     struct Fixed(&'static str, Verdict);
+
+    /// A plugin whose verdicts are never failed attempts (as oidc's).
+    struct NeverFails;
+
+    #[async_trait]
+    impl Plugin for NeverFails {
+        fn name(&self) -> &str {
+            "never"
+        }
+        fn counts_failed_attempts(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn attempts_count_when_a_plugin_can_refuse_a_credential() {
+        let never: Arc<dyn Plugin> = Arc::new(NeverFails);
+        let can: Arc<dyn Plugin> = Arc::new(Fixed("a", Verdict::NotMine));
+        assert!(!Chain::new(vec![never.clone()]).counts_attempts());
+        assert!(Chain::new(vec![never, can.clone()]).counts_attempts());
+        assert!(Chain::new(vec![can]).counts_attempts());
+        assert!(!Chain::new(Vec::new()).counts_attempts());
+    }
 
     #[async_trait]
     impl Plugin for Fixed {

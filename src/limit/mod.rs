@@ -496,8 +496,8 @@ pub async fn check_client(
     let attempt = match gw.config.routes.get(route).map(|r| &r.frontend) {
         Some(Frontend::S3) => crate::s3::verify::carries_credentials(session.req_header()),
         // Which request carries credentials only the plugins know: every request that reaches
-        // a chain counts until it authenticates or ends.
-        _ => gw.chains.get(route).is_some_and(|c| !c.is_empty()),
+        // a chain that can refuse credentials counts until it authenticates or ends.
+        _ => gw.chains.get(route).is_some_and(|c| c.counts_attempts()),
     };
     match gw
         .limits

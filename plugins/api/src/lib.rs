@@ -167,6 +167,16 @@ pub trait Plugin: Send + Sync {
         Verdict::NotMine
     }
 
+    /// Whether this plugin can refuse a credential as a failed attempt (a 401/403
+    /// [`Verdict::Reject`]). While such a plugin checks a request, the request counts as an
+    /// attempt in flight against the client address's failed-auth lockout, so parallel
+    /// guesses cannot outrun it. A plugin whose verdicts are never failed attempts (SSO
+    /// sessions: unguessable, and ended ones get [`Verdict::SignIn`]) says false, so a slow
+    /// check (a re-check at the provider) never looks like a burst of guesses. Default: true.
+    fn counts_failed_attempts(&self) -> bool {
+        true
+    }
+
     /// The `WWW-Authenticate` value sent when no plugin of the chain recognised the request.
     fn challenge(&self) -> Option<String> {
         None

@@ -225,6 +225,12 @@ impl Plugin for OidcPlugin {
         "oidc"
     }
 
+    /// Never: a session id cannot be guessed, and a request without a live session is sent to
+    /// sign in ([`Verdict::SignIn`]), which is not a failed attempt.
+    fn counts_failed_attempts(&self) -> bool {
+        false
+    }
+
     async fn respond(&self, req: &RequestView) -> Option<LocalResponse> {
         if req.path == self.callback_path {
             return Some(self.callback(req).await);

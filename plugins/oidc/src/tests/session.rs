@@ -32,7 +32,10 @@ async fn non_browsers_get_401_and_other_credentials_are_not_mine() {
         request("PUT", "/data/x", &[("accept", "text/html")]),
         request("POST", "/data/x", &[]),
     ] {
-        let r = rejection(s.auth(&req).await);
+        // A sign-in answer, never a failed attempt, and the plugin says it has none.
+        let verdict = s.auth(&req).await;
+        assert!(matches!(verdict, Verdict::SignIn(_)), "{verdict:?}");
+        let r = rejection(verdict);
         assert_eq!(r.status, 401, "{} {:?}", req.method, req.headers);
         assert_eq!(
             header(&r.headers, "www-authenticate"),
@@ -55,6 +58,7 @@ async fn non_browsers_get_401_and_other_credentials_are_not_mine() {
     );
     assert_eq!(s.auth(&stale).await, Verdict::NotMine);
     assert!(s.plugin.challenge().is_none());
+    assert!(!s.plugin.counts_failed_attempts());
     assert_eq!(idp.hits.lock().unwrap().len(), 0, "a 401 needs no provider");
 
     let deny = setup(&idp.issuer, "unauthenticated: deny");
