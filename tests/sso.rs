@@ -338,6 +338,14 @@ fn start_sso(configs: impl Fn(&str, &str) -> Vec<String>) -> Option<(Provider, V
     })
 }
 
+/// The `session_store` line of an `oidc:` section on `redis`, keys under `prefix`.
+fn redis_store(redis: &Redis, prefix: &str) -> String {
+    format!(
+        "session_store: {{redis: {{url: \"{}\", prefix: \"{prefix}\"}}}}",
+        redis.url()
+    )
+}
+
 /// A bucket with alice's report (its bytes returned), bob's file and the logout page.
 fn seeded_bucket(prefix: &str) -> (String, Vec<u8>) {
     let up = Upstream::get();
@@ -805,10 +813,7 @@ fn slow_session_checks_are_not_counted_as_attempts_in_flight() {
     };
     let (bucket, report) = seeded_bucket("sso-inflight");
     let key = sealing_key();
-    let store = format!(
-        "session_store: {{redis: {{url: \"{}\", prefix: \"bg-inflight:\"}}}}",
-        redis.url()
-    );
+    let store = redis_store(&redis, "bg-inflight:");
     let Some((p, gws)) = start_sso(|issuer, secret| {
         vec![format!(
             "limits:\n  failed_auth_per_ip: {{max_failures: 2, window_seconds: 3600}}\n{}",
@@ -984,10 +989,7 @@ fn two_instances_share_sessions_through_redis() {
     };
     let (bucket, report) = seeded_bucket("sso-redis");
     let key = sealing_key();
-    let store = format!(
-        "session_store: {{redis: {{url: \"{}\", prefix: \"bg-sso:\"}}}}",
-        redis.url()
-    );
+    let store = redis_store(&redis, "bg-sso:");
     let Some((p, gws)) = start_sso(|issuer, secret| {
         let shared = files_config(
             &bucket,
@@ -1289,10 +1291,7 @@ fn expired_state_gets_the_friendly_page_redis_store() {
     let Some(redis) = Redis::start() else {
         return;
     };
-    let extra = format!(
-        "state_ttl: 10s\nsession_store: {{redis: {{url: \"{}\", prefix: \"bg-exp:\"}}}}",
-        redis.url()
-    );
+    let extra = format!("state_ttl: 10s\n{}", redis_store(&redis, "bg-exp:"));
     let Some((p, gw, file, ..)) = sso_gateway("sso-exp-redis", &extra) else {
         return;
     };
