@@ -129,7 +129,7 @@ class Procs:
         self.callgrind = callgrind
 
     def start(self, name, args, **kw):
-        if self.callgrind and name in ("bucketgate", "pingora_floor"):
+        if self.callgrind and name in ("bucketgate", "bucketgate_ops", "pingora_floor"):
             # instrumentation off until the measured run (callgrind_control -i on)
             args = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                     f"--callgrind-out-file={self.workdir}/callgrind.{name}"] + args
@@ -502,11 +502,12 @@ def profile(bench, up, secs, out):
 
 
 def callgrind(bench, up, secs, out):
-    """Instruction counts per small GET (wrk, 4 connections) of bucketgate, and of the Pingora
-    floor with --pingora, under valgrind: exact and repeatable where CPU time here is not. SHA-256
+    """Instruction counts per small GET (wrk, 4 connections) of bucketgate, of bucketgate with the
+    operations features with --ops, and of the Pingora floor with --pingora, under valgrind: exact and repeatable where CPU time here is not. SHA-256
     runs in software under valgrind (no SHA-NI), so its share is far above the native one."""
     text = []
-    for t, proc in (("bucketgate", bench.bg), ("pingora", bench.floor)):
+    names = {"bucketgate": "bucketgate", "ops": "bucketgate_ops", "pingora": "pingora_floor"}
+    for t, proc in (("bucketgate", bench.bg), ("ops", bench.ops), ("pingora", bench.floor)):
         if proc is None:
             continue
         url, hdrs = bench.url(up, t, "small.bin"), bench.headers(t)
@@ -515,8 +516,9 @@ def callgrind(bench, up, secs, out):
         r = wrk(url, 4, secs, hdrs)
         subprocess.run(["callgrind_control", "-i", "off", str(proc.pid)], check=True, capture_output=True)
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
-        name = "bucketgate" if t == "bucketgate" else "pingora_floor"
-        data = sorted(f for f in os.listdir(bench.procs.workdir) if f.startswith(f"callgrind.{name}"))[-1]
+        name = names[t]
+        data = sorted(f for f in os.listdir(bench.procs.workdir)
+                      if f == f"callgrind.{name}" or f.startswith(f"callgrind.{name}."))[-1]
         ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", os.path.join(bench.procs.workdir, data)],
                              capture_output=True, text=True).stdout
         total = next(int(l.split()[0].replace(",", "")) for l in ann.splitlines() if "PROGRAM TOTALS" in l)
