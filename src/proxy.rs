@@ -371,7 +371,7 @@ impl ProxyHttp for Proxy {
                 &peer._address,
             ));
         }
-        log_connect_failure(session, ctx, &e);
+        log_failed_attempt(session, ctx, &e);
         e
     }
 
@@ -412,6 +412,7 @@ impl ProxyHttp for Proxy {
         } else {
             e.set_retry(false);
         }
+        log_failed_attempt(session, ctx, &e);
         e
     }
 
@@ -459,24 +460,44 @@ impl ProxyHttp for Proxy {
     }
 }
 
-/// `server.upstream_log`: a line for a connection that failed (the request sent after a retry,
-/// if any, gets its own line).
-fn log_connect_failure(session: &Session, ctx: &mut RequestCtx, e: &Error) {
+/// `server.upstream_log`: a line for an upstream attempt that failed before the request's end:
+/// a connection that could not be made (always), or a request on a connection that broke and
+/// is retried on another (its line would otherwise be lost when the retry notes its own). A
+/// failure that is not retried is logged by the logging phase, with the request's numbers.
+fn log_failed_attempt(session: &Session, ctx: &mut RequestCtx, e: &Error) {
     let gw = ctx.gw.clone();
-    let (Some(log), Some(mut call)) = (gw.upstream_log.as_ref(), ctx.upstream_call.take()) else {
+    let Some(log) = gw.upstream_log.as_ref() else {
         return;
     };
-    call.connect_failed(session.req_header().method.as_str());
+    let retrying = matches!(e.retry, pingora_error::RetryType::Decided(true));
+    let sent = ctx.upstream_call.as_ref().is_some_and(|c| c.was_sent());
+    if sent && !retrying {
+        return;
+    }
+    let Some(mut call) = ctx.upstream_call.take() else {
+        return;
+    };
+    if !sent {
+        call.connect_failed(session.req_header().method.as_str());
+    }
     let route = observe::request::route_label(&gw, ctx.route);
     log.write(
         &call,
         &upstream_log::Done {
             upstream_ms: ctx.upstream_start.map(|t| t.elapsed().as_millis()),
-            sent: Some(0),
-            received: 0,
+            sent: if sent {
+                session.upstream_body_bytes_sent()
+            } else {
+                Some(0)
+            },
+            received: if sent {
+                session.upstream_body_bytes_received()
+            } else {
+                0
+            },
             route: &route,
             error: Some(e),
-            retrying: e.retry.retry(),
+            retrying,
         },
     );
 }

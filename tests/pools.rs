@@ -476,25 +476,34 @@ fn a_refusing_backend_is_retried_elsewhere_then_ejected() {
     }
     assert_eq!(tries(), before, "an ejected backend was tried again");
 
-    // The upstream log has a line for each refused connect, then one for the request sent.
+    // The upstream log has a line for each failed attempt on the stopped backend (a refused
+    // connect; or, when a kept-alive connection to it broke, the request it was sent on), each
+    // followed by a retry elsewhere, then one for the request that was served.
     let log = std::fs::read_to_string(gw.dir().join("s3.log")).expect("the upstream log");
-    let refused_lines: Vec<&str> = log
+    let failed_lines: Vec<&str> = log
         .lines()
-        .filter(|l| l.contains(&format!(" GET http://{refused} ")))
+        .filter(|l| l.contains(&format!(" peer={refused} ")) && l.contains(" error="))
         .collect();
     assert_eq!(
-        refused_lines.len(),
+        failed_lines.len(),
         before,
-        "one line per refused connect:\n{log}"
+        "one line per failed attempt:\n{log}"
     );
-    for l in &refused_lines {
-        assert!(
-            l.contains("status=-")
-                && l.contains("error=ConnectRefused")
-                && l.contains(" retrying=yes"),
-            "{l}"
-        );
+    for l in &failed_lines {
+        assert!(l.contains("status=-") && l.contains(" retrying=yes"), "{l}");
+        if l.contains(&format!(" GET http://{refused} ")) {
+            assert!(
+                l.contains("error=ConnectRefused"),
+                "a connect that failed: {l}"
+            );
+        }
     }
+    assert!(
+        failed_lines
+            .iter()
+            .any(|l| l.contains("error=ConnectRefused")),
+        "no refused connect logged:\n{log}"
+    );
     let served = format!(" GET http://{}/", pair.a.addr());
     assert!(
         log.lines()
@@ -669,7 +678,11 @@ fn serve_flaky(mut conn: TcpStream, second: Second, requests: &AtomicU64, misbeh
 /// Two pools on flaky upstreams: `retry` (default `max_retries`) and `once` (`max_retries: 0`),
 /// routes `/retry` and `/once`.
 fn flaky_gateway(retry: &Flaky, once: &Flaky) -> Gateway {
-    let server = PREAMBLE.split("upstreams:").next().unwrap();
+    let server = PREAMBLE.split("upstreams:").next().unwrap().replacen(
+        "server:\n",
+        "server:\n  upstream_log: {dir}/s3.log\n",
+        1,
+    );
     let pool = |name: &str, addr: &str, extra: &str| {
         format!("  {name}:\n    endpoints: [{addr}]\n    credentials:\n      access_key_id: k\n      secret_access_key: s\n{extra}")
     };
@@ -697,9 +710,34 @@ fn a_reused_connection_closed_by_the_upstream_is_retried_within_max_retries() {
         // Lets the gateway put the connection back in its pool, so the next GET reuses it.
         std::thread::sleep(Duration::from_millis(30));
     }
+    let closed = retry.misbehaved.load(Ordering::SeqCst);
     assert!(
-        retry.misbehaved.load(Ordering::SeqCst) >= 1,
+        closed >= 1,
         "no GET met a closed reused connection, so nothing was tested"
+    );
+    // The upstream log has a line for each request sent on a connection that broke (retried),
+    // besides the line of each request served.
+    let log = std::fs::read_to_string(gw.dir().join("s3.log")).expect("the upstream log");
+    let broken: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" retrying=yes"))
+        .collect();
+    assert_eq!(
+        broken.len() as u64,
+        closed,
+        "one line per broken attempt:\n{log}"
+    );
+    for l in &broken {
+        assert!(
+            l.contains(" GET http://") && l.contains("/bkt/k ") && l.contains("status=-"),
+            "the request that was sent, without an answer: {l}"
+        );
+        assert!(l.contains(" error="), "{l}");
+    }
+    assert_eq!(
+        log.lines().filter(|l| l.contains("status=200")).count(),
+        20,
+        "{log}"
     );
     // With max_retries: 0 the same failure reaches the client.
     let mut failed = None;

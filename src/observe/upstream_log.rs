@@ -14,7 +14,8 @@
 //!   so `SIGHUP` after a log rotation (`mv`) starts a new file, as nginx's `USR1` does.
 //! - A connection that could not be made gets a line of its own, with the client's method, the
 //!   backend's address for the URL (nothing was sent), `error=...`, and `retrying=yes` when
-//!   another backend is tried next; the request finally sent has its own line.
+//!   another backend is tried next; so does a request sent on a connection that broke before an
+//!   answer and is retried. The request finally sent has its own line.
 
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
