@@ -126,7 +126,7 @@ pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gateway: &Gat
             .unwrap_or(0),
         bytes_in: session.body_bytes_read(),
         bytes_out: session.body_bytes_sent(),
-        upstream_ms: ctx.upstream_ms,
+        upstream_ms: ctx.upstream_ms(),
         total_ms: ctx.start.elapsed().as_millis(),
         request_id: ctx.request_id.as_deref(),
         outcome: match e {

@@ -57,9 +57,8 @@ pub struct RequestCtx {
     pub object: Option<files::ObjectRequest>,
     pub upstream_host: Option<String>,
     pub upstream_start: Option<Instant>,
-    /// Time from choosing a backend to its response head.
-    pub upstream_ms: Option<u128>,
-    /// The same, for the latency histogram.
+    /// Time from choosing a backend to its response head (the latency histogram; the logs
+    /// take it in milliseconds, [`RequestCtx::upstream_ms`]).
     pub upstream_time: Option<Duration>,
     /// The upstream request, for `server.upstream_log` (None when that is off).
     pub upstream_call: Option<upstream_log::Call>,
@@ -82,6 +81,13 @@ pub struct RequestCtx {
     /// Rate limits: the client address, and this request's places in the concurrency counts
     /// (given back when the request ends and the context drops).
     pub limits: crate::limit::Admission,
+}
+
+impl RequestCtx {
+    /// [`RequestCtx::upstream_time`] in whole milliseconds, for the logs.
+    pub fn upstream_ms(&self) -> Option<u128> {
+        self.upstream_time.map(|t| t.as_millis())
+    }
 }
 
 /// An upstream error being replaced by our own body.
@@ -117,7 +123,6 @@ impl ProxyHttp for Proxy {
             object: None,
             upstream_host: None,
             upstream_start: None,
-            upstream_ms: None,
             upstream_time: None,
             upstream_call: None,
             in_flight: InFlight::start(),
@@ -404,7 +409,7 @@ impl ProxyHttp for Proxy {
             method: &session.req_header().method,
             s3_route: ctx.s3.is_some(),
             body_truncated: session.as_ref().retry_buffer_truncated(),
-            response_started: session.response_written().is_some() || ctx.upstream_ms.is_some(),
+            response_started: session.response_written().is_some() || ctx.upstream_time.is_some(),
         };
         let max = self.pool(ctx).map_or(0, |p| p.max_retries);
         if retry::retry_allowed(&failure, &ctx.attempts, max) {
@@ -526,7 +531,6 @@ impl Proxy {
     fn shape_response(&self, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
         let status = resp.status.as_u16();
         ctx.upstream_time = ctx.upstream_start.map(|t| t.elapsed());
-        ctx.upstream_ms = ctx.upstream_time.map(|t| t.as_millis());
         if let Some(plan) = ctx.s3.as_ref() {
             let request_id = ctx.request_id.as_deref().unwrap_or("-");
             ctx.s3_body = Some(s3::response::on_head(plan, resp, request_id)?);

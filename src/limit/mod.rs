@@ -348,12 +348,8 @@ impl Limits {
             return Some(refusal);
         }
         if let Some(rule) = &rules.per_route {
-            if let Some(w) = rule.rate {
-                let second = [Check::rate(Scope::Route, rule.key(Scope::Route, ""), w)];
-                let (counts, _) = self.counts(&second).await;
-                if let Some(refusal) = over(&second, &counts) {
-                    return Some(refusal);
-                }
+            if let Some(refusal) = self.rate_alone(rule, Scope::Route, "").await {
+                return Some(refusal);
             }
         }
         if let (Some(ip), Some(rule)) = (&ip_text, &rules.per_ip) {
@@ -377,18 +373,19 @@ impl Limits {
     ) -> Option<Refusal> {
         adm.settle_attempt().await;
         let rule = self.routes.get(route)?.per_identity.as_ref()?;
-        if let Some(w) = rule.rate {
-            let checks = [Check::rate(
-                Scope::Identity,
-                rule.key(Scope::Identity, subject),
-                w,
-            )];
-            let (counts, _) = self.counts(&checks).await;
-            if let Some(refusal) = over(&checks, &counts) {
-                return Some(refusal);
-            }
+        if let Some(refusal) = self.rate_alone(rule, Scope::Identity, subject).await {
+            return Some(refusal);
         }
         enter(rule, Scope::Identity, subject, adm)
+    }
+
+    /// Counts one request against `rule`'s rate for `subject`, in a round trip of its own; the
+    /// refusal when that goes over. None when the rule has no rate.
+    async fn rate_alone(&self, rule: &Rule, scope: Scope, subject: &str) -> Option<Refusal> {
+        let w = rule.rate?;
+        let checks = [Check::rate(scope, rule.key(scope, subject), w)];
+        let (counts, _) = self.counts(&checks).await;
+        over(&checks, &counts)
     }
 
     /// Counts one failed authentication from `ip`; returns the failures in the current window

@@ -207,28 +207,22 @@ impl AuthOutcome {
 /// Counts an authentication outcome of `plugin` (the plugin's name, `sigv4` for S3 routes, `-`
 /// when no plugin recognised the request).
 pub fn record_auth(plugin: &str, outcome: AuthOutcome) {
-    let key = (plugin.to_owned(), outcome.label());
-    if let Some(c) = REGISTRY.auth.get(&key) {
-        c.fetch_add(1, Relaxed);
-        return;
-    }
-    REGISTRY
-        .auth
-        .entry(key)
-        .or_insert_with(|| AtomicU64::new(0))
-        .fetch_add(1, Relaxed);
+    bump(&REGISTRY.auth, (plugin.to_owned(), outcome.label()));
 }
 
 /// Counts a request refused by a rate limit. `scope` names the limit (`ip`, `identity`,
 /// `route`, `auth_failures`, ...), `route` the route's label; neither may come from the request.
 pub fn record_rate_limited(scope: &str, route: &str) {
-    let key = (scope.to_owned(), route.to_owned());
-    if let Some(c) = REGISTRY.rate_limited.get(&key) {
+    bump(&REGISTRY.rate_limited, (scope.to_owned(), route.to_owned()));
+}
+
+/// Adds one to the counter of `key`, creating it at 0 first; a read lock only, once it exists.
+fn bump<K: std::hash::Hash + Eq>(counters: &DashMap<K, AtomicU64>, key: K) {
+    if let Some(c) = counters.get(&key) {
         c.fetch_add(1, Relaxed);
         return;
     }
-    REGISTRY
-        .rate_limited
+    counters
         .entry(key)
         .or_insert_with(|| AtomicU64::new(0))
         .fetch_add(1, Relaxed);

@@ -39,7 +39,7 @@ pub fn finished(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gw: &Gat
         log.write(
             call,
             &Done {
-                upstream_ms: ctx.upstream_ms,
+                upstream_ms: ctx.upstream_ms(),
                 sent: session.upstream_body_bytes_sent(),
                 received: session.upstream_body_bytes_received(),
                 route: &route,
