@@ -14,10 +14,10 @@ use std::io::Write;
 use std::time::Duration;
 
 use common::client::{self, Conn, Response};
-use common::gateway::{config_with_routes, Gateway, PREAMBLE};
+use common::gateway::{config_with_routes, preamble_for_upstream, Gateway, PREAMBLE};
 use common::redis::Redis;
 use common::s3::{assert_s3_error, S3Client};
-use common::upstream::{Upstream, UpstreamKind};
+use common::upstream::Upstream;
 use common::{fresh_bucket, wait_until};
 
 const ALICE_ID: &str = "AKIALIMITALICE1";
@@ -42,10 +42,7 @@ fn files_gateway(bucket: &str, limits: &str) -> Gateway {
 /// A gateway with an `s3` route serving `bucket` as `data` to the static keys of alice (read,
 /// list and delete) and bob (read and list), and `limits`.
 fn s3_gateway(bucket: &str, limits: &str) -> Gateway {
-    let mut preamble = PREAMBLE.to_owned();
-    if Upstream::get().kind() == UpstreamKind::Rgw {
-        preamble.push_str("    kind: rgw\n");
-    }
+    let preamble = preamble_for_upstream();
     Gateway::start(&format!(
         "{preamble}{limits}access_keys:
   static:

@@ -175,6 +175,18 @@ fn s3s_pair() -> S3sPair {
     }
 }
 
+impl S3sPair {
+    /// [`pool_config`] over `endpoints` with this pair's keys and bucket.
+    fn config(&self, endpoints: &[String], extra: &str) -> String {
+        pool_config(
+            endpoints,
+            (&self.access_key, &self.secret_key),
+            extra,
+            &self.bucket,
+        )
+    }
+}
+
 /// A config with one pool `pool` over `endpoints` (plus `extra` pool settings, each line
 /// indented by four spaces) and a public files route `/files` → `bucket`.
 fn pool_config(endpoints: &[String], keys: (&str, &str), extra: &str, bucket: &str) -> String {
@@ -339,12 +351,7 @@ fn kill_and_rejoin(
 fn two_s3s_backends_one_killed_under_load_then_rejoins() {
     let mut pair = s3s_pair();
     let endpoints = [pair.a.addr(), pair.b.addr()];
-    let yaml = pool_config(
-        &endpoints,
-        (&pair.access_key, &pair.secret_key),
-        "    health_check_interval_seconds: 1\n",
-        &pair.bucket,
-    );
+    let yaml = pair.config(&endpoints, "    health_check_interval_seconds: 1\n");
     let gw = Gateway::start(&yaml);
     let body = pattern(61, 20_000);
     request(gw.addr(), "PUT", "/files/clip.bin", &[], Some(&body)).assert_status(200);
@@ -355,12 +362,7 @@ fn two_s3s_backends_one_killed_under_load_then_rejoins() {
 fn consistent_hashing_sends_one_key_to_one_backend() {
     let pair = s3s_pair();
     let endpoints = [pair.a.addr(), pair.b.addr()];
-    let yaml = pool_config(
-        &endpoints,
-        (&pair.access_key, &pair.secret_key),
-        "    balance: consistent_hash\n",
-        &pair.bucket,
-    );
+    let yaml = pair.config(&endpoints, "    balance: consistent_hash\n");
     let gw = Gateway::start(&yaml);
     for i in 0..32 {
         let path = format!("/files/k{i}");
@@ -403,12 +405,7 @@ fn weights_share_round_robin() {
         format!("{{address: {}, weight: 3}}", pair.a.addr()),
         pair.b.addr(),
     ];
-    let yaml = pool_config(
-        &endpoints,
-        (&pair.access_key, &pair.secret_key),
-        "",
-        &pair.bucket,
-    );
+    let yaml = pair.config(&endpoints, "");
     let gw = Gateway::start(&yaml);
     request(gw.addr(), "PUT", "/files/w", &[], Some(b"w")).assert_status(200);
     let (a0, b0) = (pair.a.requests(), pair.b.requests());
@@ -424,12 +421,7 @@ fn a_refusing_backend_is_retried_elsewhere_then_ejected() {
     let mut pair = s3s_pair();
     let endpoints = [pair.a.addr(), pair.b.addr()];
     // The one active check runs at start, while both are up: only requests see `b` go.
-    let yaml = pool_config(
-        &endpoints,
-        (&pair.access_key, &pair.secret_key),
-        "    health_check_interval_seconds: 3600\n    passive_ejection:\n      consecutive_failures: 2\n      cooldown_seconds: 600\n",
-        &pair.bucket,
-    )
+    let yaml = pair.config(&endpoints, "    health_check_interval_seconds: 3600\n    passive_ejection:\n      consecutive_failures: 2\n      cooldown_seconds: 600\n")
     .replacen("server:\n", "server:\n  upstream_log: {dir}/s3.log\n", 1);
     let gw = Gateway::start(&yaml);
     let body = pattern(62, 5_000);
@@ -523,12 +515,7 @@ fn backends_are_checked_before_the_first_request_at_start_and_on_reload() {
     // Two failed checks mark a backend down, and the pool's own loop checks once an hour:
     // only the checks before serving can have marked `dead` down in time.
     let settings = "    health_check_interval_seconds: 3600\n    health_check: {fall: 2}\n";
-    let yaml = pool_config(
-        &[live.clone(), dead.clone()],
-        (&pair.access_key, &pair.secret_key),
-        settings,
-        &pair.bucket,
-    );
+    let yaml = pair.config(&[live.clone(), dead.clone()], settings);
     let mut gw = Gateway::start(&yaml);
     let body = pattern(63, 1_000);
     request(gw.addr(), "PUT", "/files/obj", &[], Some(&body)).assert_status(200);

@@ -25,7 +25,7 @@ use bucketgate::s3::sealed::{generate_sealing_key, mint, Claims};
 use bucketgate_plugin::{Grant, Operation};
 
 use common::client::{self, Response};
-use common::gateway::{Gateway, PREAMBLE};
+use common::gateway::{preamble_for_upstream, Gateway};
 use common::recorder::Recorder;
 use common::s3::{
     assert_not_stored, assert_s3_error, assert_s3_error_any, assert_stored, common_prefixes,
@@ -85,15 +85,6 @@ fn in_an_hour() -> SystemTime {
     SystemTime::now() + Duration::from_secs(3600)
 }
 
-/// [`PREAMBLE`], telling bucketgate the upstream is RGW when it is.
-fn preamble() -> String {
-    let mut p = PREAMBLE.to_owned();
-    if Upstream::get().kind() == UpstreamKind::Rgw {
-        p.push_str("    kind: rgw\n");
-    }
-    p
-}
-
 /// The config of [`Env`]: `bucket` behind `data` and `photos`, `vault` behind `vault`.
 fn s3_config(bucket: &str, vault: &str) -> String {
     let k = sealing_keys();
@@ -129,7 +120,7 @@ routes:
       - name: vault
         bucket: \"{vault}\"
 ",
-        preamble = preamble(),
+        preamble = preamble_for_upstream(),
         k1 = k.k1,
         k2 = k.k2,
     )

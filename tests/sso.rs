@@ -40,13 +40,13 @@ use sha2::{Digest, Sha256};
 use bucketgate::s3::sealed::generate_sealing_key;
 
 use common::client::{self, Response};
-use common::gateway::{Gateway, PREAMBLE};
+use common::gateway::{preamble_for_upstream, Gateway, PREAMBLE};
 use common::oidc::{
     query_param, start_with_provider, Browser, ClientSpec, Page, Provider, Url, CLIENT_ID,
 };
 use common::recorder::Recorder;
 use common::redis::Redis;
-use common::upstream::{Upstream, UpstreamKind};
+use common::upstream::Upstream;
 use common::{encode_query_component, encode_query_pairs, fresh_bucket, pattern, unique_suffix};
 
 const CALLBACK: &str = "/_bucketgate/oidc/callback";
@@ -1596,10 +1596,7 @@ fn revoked_user_loses_access_recheck_by_userinfo() {
 /// The S3 route that mints keys: alice's claims grant read and list on `users/{sub}/`; only
 /// example.com addresses may sign in. `{bucket}.localhost` is virtual-host addressing.
 fn mint_config(bucket: &str, key: &str, issuer: &str, secret: &str) -> String {
-    let mut preamble = PREAMBLE.to_string();
-    if Upstream::get().kind() == UpstreamKind::Rgw {
-        preamble.push_str("    kind: rgw\n");
-    }
+    let preamble = preamble_for_upstream();
     format!(
         "{preamble}access_keys:
   sealing_keys:

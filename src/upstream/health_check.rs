@@ -227,6 +227,19 @@ mod dribble_tests {
 
     use super::*;
 
+    /// The HTTP check (with the extra `health_check` settings `settings`) of a pool whose one
+    /// endpoint is `addr`, and that endpoint's backend.
+    fn http_check_of(addr: std::net::SocketAddr, settings: &str) -> (PoolCheck, Backend) {
+        let cfg: Upstream = serde_yaml::from_str(&format!(
+            "endpoints: [{addr}]\nhealth_check: {{type: http, {settings}}}\n"
+        ))
+        .unwrap();
+        let check = PoolCheck::new("p", &cfg, false);
+        let mut backend = Backend::new(&addr.to_string()).unwrap();
+        backend.ext.insert(cfg.endpoints[0].clone());
+        (check, backend)
+    }
+
     #[tokio::test]
     async fn a_backend_dribbling_its_answer_fails_the_check_within_the_timeout() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -245,13 +258,7 @@ mod dribble_tests {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         });
-        let cfg: Upstream = serde_yaml::from_str(&format!(
-            "endpoints: [{addr}]\nhealth_check: {{type: http, timeout_ms: 400}}\n"
-        ))
-        .unwrap();
-        let check = PoolCheck::new("p", &cfg, false);
-        let mut backend = Backend::new(&addr.to_string()).unwrap();
-        backend.ext.insert(cfg.endpoints[0].clone());
+        let (check, backend) = http_check_of(addr, "timeout_ms: 400");
         // The outer limit only keeps a broken check from hanging the test.
         let result = tokio::time::timeout(Duration::from_secs(30), check.check(&backend))
             .await
@@ -273,13 +280,7 @@ mod dribble_tests {
                 .await;
             tokio::time::sleep(Duration::from_secs(60)).await;
         });
-        let cfg: Upstream = serde_yaml::from_str(&format!(
-            "endpoints: [{addr}]\nhealth_check: {{type: http, method: GET, timeout_ms: 5000}}\n"
-        ))
-        .unwrap();
-        let check = PoolCheck::new("p", &cfg, false);
-        let mut backend = Backend::new(&addr.to_string()).unwrap();
-        backend.ext.insert(cfg.endpoints[0].clone());
+        let (check, backend) = http_check_of(addr, "method: GET, timeout_ms: 5000");
         let result = check.check(&backend).await;
         assert!(result.is_ok(), "{result:?}");
     }

@@ -44,6 +44,16 @@ upstreams:
       secret_access_key: {secret_key}
 ";
 
+/// [`PREAMBLE`], telling bucketgate its upstream `s3` is RGW (`kind: rgw`) when the tests run
+/// against RGW: what `frontend: s3` routes need to pick RGW's settings.
+pub fn preamble_for_upstream() -> String {
+    let mut p = PREAMBLE.to_owned();
+    if Upstream::get().kind() == super::upstream::UpstreamKind::Rgw {
+        p.push_str("    kind: rgw\n");
+    }
+    p
+}
+
 /// [`PREAMBLE`] followed by `routes` (which should start with `routes:`).
 pub fn config_with_routes(routes: &str) -> String {
     format!("{PREAMBLE}{routes}")
