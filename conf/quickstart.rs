@@ -51,7 +51,7 @@ curl -i http://{listen}/files/../etc/passwd --path-as-is   # 400, never reaches 
 curl -i http://{listen}/readyz\n\nCtrl-C to stop.\n",
         dir.display()
     );
-    match bucketgate::app::build(cfg, Default::default(), &conf) {
+    match bucketgate::server::build::build(cfg, Default::default(), &conf) {
         Ok(built) => built.run(),
         Err(why) => {
             eprintln!("{why}");

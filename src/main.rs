@@ -9,10 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Parser, Subcommand};
 
-use bucketgate::access_log;
-use bucketgate::app::{self, RunFlags};
+use bucketgate::cli::keys::{self, Format};
 use bucketgate::config;
-use bucketgate::keys_cli::{self, Format};
+use bucketgate::observe::access_log;
+use bucketgate::server::build::{self, RunFlags};
 use bucketgate_plugin::Grant;
 
 /// Where `-c` points when it is not given.
@@ -70,16 +70,16 @@ enum KeysCommand {
         /// repeat for more grants (at most 8). BUCKET is the upstream bucket (`*` any), PREFIX
         /// the full upstream key prefix (may be empty: `data::read` is the whole bucket).
         #[arg(long = "grant", value_name = "BUCKET:PREFIX:OPS", required = true,
-              value_parser = keys_cli::grant_arg)]
+              value_parser = keys::grant_arg)]
         grants: Vec<Grant>,
         /// How long the key is valid: 30m, 24h, 7d, 1d12h (units s, m, h, d, w); at most 366d.
-        #[arg(long, value_parser = keys_cli::ttl_arg)]
+        #[arg(long, value_parser = keys::ttl_arg)]
         ttl: Duration,
         /// How to print the key pair.
         #[arg(long, value_enum, default_value_t = Format::Env)]
         format: Format,
         /// The profile name in `--format aws` output.
-        #[arg(long, default_value = "bucketgate", value_parser = keys_cli::profile_arg)]
+        #[arg(long, default_value = "bucketgate", value_parser = keys::profile_arg)]
         profile: String,
     },
     /// Print a new random sealing key as a config entry, with how to rotate keys.
@@ -175,7 +175,7 @@ fn run(args: RunArgs) -> ExitCode {
         upgrade: args.upgrade,
         test: args.test,
     };
-    match app::build(cfg, flags, &args.conf) {
+    match build::build(cfg, flags, &args.conf) {
         Ok(built) => {
             built.run();
             ExitCode::SUCCESS
@@ -202,10 +202,10 @@ fn keys(command: KeysCommand) -> ExitCode {
             let Some(cfg) = load_or_report(&conf) else {
                 return ExitCode::FAILURE;
             };
-            keys_cli::mint(&cfg.access_keys, &subject, grants, ttl, now)
-                .map(|minted| keys_cli::render(&minted, format, &profile))
+            keys::mint(&cfg.access_keys, &subject, grants, ttl, now)
+                .map(|minted| keys::render(&minted, format, &profile))
         }
-        KeysCommand::NewSealingKey { id } => keys_cli::new_sealing_key(id.as_deref(), now),
+        KeysCommand::NewSealingKey { id } => keys::new_sealing_key(id.as_deref(), now),
         KeysCommand::Inspect {
             conf,
             access_key_id,
@@ -213,7 +213,7 @@ fn keys(command: KeysCommand) -> ExitCode {
             let Some(cfg) = load_or_report(&conf) else {
                 return ExitCode::FAILURE;
             };
-            keys_cli::inspect(&cfg.access_keys, &access_key_id, now)
+            keys::inspect(&cfg.access_keys, &access_key_id, now)
         }
     };
     match result {

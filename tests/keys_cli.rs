@@ -224,7 +224,7 @@ fn json_and_aws_formats() {
     );
     assert_eq!(
         doc["expires_at"],
-        bucketgate::keys_cli::rfc3339(claims.expires_at)
+        bucketgate::cli::keys::rfc3339(claims.expires_at)
     );
     assert_eq!(claims.grants[0].operations, Operations::ALL);
 

@@ -22,9 +22,9 @@ use std::hint::black_box;
 
 use bucketgate::config::model::Route;
 use bucketgate::frontend::files::{self, ClientRequest};
-use bucketgate::key::{check_key, decode_key, KeyError};
-use bucketgate::route::RouteTable;
+use bucketgate::gateway::route_table::RouteTable;
 use bucketgate::s3::encode_key_path;
+use bucketgate::s3::key::{check_key, decode_key, KeyError};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 /// 21 routes: a catch-all, nested prefixes, exact and wildcard hosts, a rewrite rule.

@@ -3,6 +3,7 @@
 mod access_keys;
 mod credentials;
 mod interpolate;
+pub mod limits;
 mod load;
 mod locate;
 pub mod model;

@@ -27,7 +27,7 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// Rate and concurrency limits (see [`crate::limit`]); defaults: only the failed-auth limit.
     #[serde(default)]
-    pub limits: crate::limit::config::LimitsConfig,
+    pub limits: crate::config::limits::LimitsConfig,
 }
 
 /// Where the S3 frontend's access keys come from: static pairs (inline or in files) and sealed
@@ -527,7 +527,7 @@ pub struct Route {
     pub cors: Option<CorsConfig>,
     /// This route's own `per_ip`, `per_identity`, `per_route` rules, replacing the top-level ones.
     #[serde(default)]
-    pub limits: Option<crate::limit::config::RouteLimits>,
+    pub limits: Option<crate::config::limits::RouteLimits>,
 }
 
 /// A route's `cors:` section.

@@ -10,7 +10,7 @@ use super::model::Route;
 use super::path::Path;
 use super::problem::Reporter;
 use super::typed::typed;
-use crate::limit::config::{LimitRule, LimitsConfig, RouteLimits};
+use crate::config::limits::{LimitRule, LimitsConfig, RouteLimits};
 use crate::limit::{Window, MAX_WINDOW};
 
 /// The longest Redis deadline on the request path.

@@ -14,7 +14,7 @@
 
 pub mod answer;
 pub mod attempts;
-pub mod config;
+pub mod client_ip;
 pub mod local;
 pub mod shared;
 
@@ -26,11 +26,11 @@ use pingora_error::Result;
 use pingora_limits::inflight::Guard;
 use pingora_proxy::Session;
 
-use crate::client_ip::{self, Cidr};
+use crate::config::limits::{LimitRule, LimitsConfig};
 use crate::config::model::Frontend;
 use crate::config::Config;
 use crate::gateway::Gateway;
-use config::{LimitRule, LimitsConfig};
+use bucketgate_plugin::Cidr;
 use shared::{Op, Shared};
 
 /// The counter hook for metrics: one refused request, by the rule that refused it
@@ -44,7 +44,7 @@ pub fn on_reject(scope: &str, route: &str) {
 /// its places in the concurrency counts, given back when the request ends and this drops.
 #[derive(Debug, Default)]
 pub struct Admission {
-    /// The client address (see [`crate::client_ip`]), once the route matched.
+    /// The client address (see [`crate::limit::client_ip`]), once the route matched.
     pub client_ip: Option<IpAddr>,
     guards: Vec<Guard>,
     /// An authentication attempt counted before auth ran: given back when auth succeeds (see

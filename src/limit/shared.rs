@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use bucketgate_plugin::redis_link::RedisLink;
 use once_cell::sync::Lazy;
 
-use super::config::RedisLimits;
+use crate::config::limits::RedisLimits;
 
 /// How long Redis is skipped after a failure.
 const RETRY_AFTER: Duration = Duration::from_secs(1);

@@ -9,7 +9,7 @@ use pingora_proxy::Session;
 use super::metrics::{self, Finished, NO_ROUTE};
 use super::upstream_log::Done;
 use crate::gateway::Gateway;
-use crate::proxy::RequestCtx;
+use crate::request::spine::RequestCtx;
 
 /// The route's metrics label: its name, `route<N>`, or `-` when none matched.
 pub fn route_label(gw: &Gateway, route: Option<usize>) -> Cow<'_, str> {

@@ -71,7 +71,7 @@ impl UpstreamLog {
             return;
         };
         let mut line = String::with_capacity(256);
-        if !crate::access_log::push_timestamp(&mut line, SystemTime::now()) {
+        if !crate::observe::access_log::push_timestamp(&mut line, SystemTime::now()) {
             line.push('-');
         }
         format_line(&mut line, call, done);

@@ -1,8 +1,8 @@
 //! Talking S3 to the upstream: SigV4 signing of forwarded requests, plus the path and query
 //! encodings that make what is sent exactly what is signed.
 
-pub mod access_keys;
 pub mod chunked;
+pub mod key;
 pub mod sealed;
 pub mod sign;
 pub mod verify;

@@ -25,7 +25,7 @@ use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHAN
 use pingora_http::RequestHeader;
 use sha2::{Digest, Sha256};
 
-use crate::civil::civil_from_days;
+use crate::util::civil::civil_from_days;
 
 pub(super) type HmacSha256 = Hmac<Sha256>;
 

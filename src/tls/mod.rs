@@ -8,11 +8,8 @@
 //!   YAML shapes.
 
 pub mod config;
-pub mod listeners;
 pub mod pem;
 pub mod resolver;
 pub mod upstream;
-pub mod version_gate;
 
-pub use listeners::{reload as reload_listeners, Endpoints};
 pub use resolver::SniResolver;

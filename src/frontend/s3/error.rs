@@ -7,7 +7,7 @@ use bytes::Bytes;
 use pingora_error::Result;
 use pingora_proxy::Session;
 
-use crate::frontend::s3_xml::{error_code_and_message, error_xml};
+use crate::frontend::s3::xml::{error_code_and_message, error_xml};
 use crate::frontend::upstream_errors::map_status;
 use crate::reply;
 use crate::s3::chunked::ChunkError;

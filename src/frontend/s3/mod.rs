@@ -1,7 +1,7 @@
 //! The `s3` frontend: the S3 REST API, so awscli, boto3, rclone, s3cmd and the SDKs work
 //! against bucketgate as against S3. The caller signs with its own access key; bucketgate
 //! verifies that signature ([`crate::s3::verify`]), maps the key to an identity with grants
-//! ([`crate::s3::access_keys`]), checks the grants per operation, and re-signs upstream.
+//! ([`crate::access::access_keys`]), checks the grants per operation, and re-signs upstream.
 //!
 //! - [`address`]: path-style and virtual-host addressing;
 //! - [`buckets`]: client bucket names → upstream pool, bucket and key prefix;
@@ -22,6 +22,7 @@ pub mod multi_delete;
 pub mod operation;
 pub mod plan;
 pub mod response;
+pub mod xml;
 
 use std::time::SystemTime;
 
@@ -151,7 +152,7 @@ async fn refuse(
         let failures = match client {
             Some(ip) => {
                 let pending = crate::s3::verify::carries_credentials(session.req_header());
-                crate::auth::failures::record(&gateway.limits, ip, pending).await
+                crate::access::failures::record(&gateway.limits, ip, pending).await
             }
             None => 0,
         };
@@ -159,7 +160,7 @@ async fn refuse(
         log::warn!(
             "s3 auth rejected: route={} client={} failures={failures} {}: {why}",
             gateway.route_name(route),
-            crate::authorize::show(client),
+            crate::access::authorize::show(client),
             err.code
         );
     } else if err.status >= 500 && err.status != 501 {

@@ -18,9 +18,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::error::S3Error;
 use super::plan::{header_str, S3Request};
-use crate::frontend::s3_xml::{self, parse_delete};
-use crate::key::check_key;
-use crate::policy;
+use crate::access::policy;
+use crate::frontend::s3::xml::{self, parse_delete};
+use crate::s3::key::check_key;
 use crate::s3::normalize_query;
 
 /// Largest DeleteObjects body read: 1000 keys of 1024 bytes, escaped, with room to spare.
@@ -73,7 +73,7 @@ pub async fn handle(
         }
         upstream_keys.push((full, entry.version_id.clone()));
     }
-    let upstream_body = Bytes::from(s3_xml::delete_body_xml(request.quiet, &upstream_keys));
+    let upstream_body = Bytes::from(xml::delete_body_xml(request.quiet, &upstream_keys));
     let (status, result) = match send_upstream(plan, upstream_body, connector).await {
         Ok(r) => r,
         Err(e) => {
@@ -91,7 +91,7 @@ pub async fn handle(
                 .logged(format!("upstream answered {status} to DeleteObjects")),
         ));
     }
-    match s3_xml::rewrite_result(&result, &plan.key_prefix, &plan.client_bucket) {
+    match xml::rewrite_result(&result, &plan.key_prefix, &plan.client_bucket) {
         Ok(body) => Ok(Outcome::Done {
             status: 200,
             body: Bytes::from(body),

@@ -17,11 +17,11 @@ use super::buckets::{Alias, S3Route};
 use super::error::S3Error;
 use super::markers::MarkerSealer;
 use super::operation::{self, S3Op};
-use crate::frontend::s3_xml::{list_buckets_xml, location_xml};
-use crate::key::{check_key, decode_key};
-use crate::policy;
-use crate::s3::access_keys::AccessKeyStore;
+use crate::access::access_keys::AccessKeyStore;
+use crate::access::policy;
+use crate::frontend::s3::xml::{list_buckets_xml, location_xml};
 use crate::s3::encode_key_path;
+use crate::s3::key::{check_key, decode_key};
 use crate::s3::verify;
 use crate::upstream::Pool;
 
@@ -236,7 +236,7 @@ fn has_body(op: S3Op) -> bool {
 
 /// The alias's key prefix plus the client's key, decoded once and checked.
 fn full_key(alias: &Alias, raw_key: &str) -> Result<String, S3Error> {
-    let bad = |e: crate::key::KeyError| {
+    let bad = |e: crate::s3::key::KeyError| {
         S3Error::new(400, "InvalidArgument", format!("Invalid object key: {e}"))
     };
     let key = decode_key(raw_key, true).map_err(bad)?;

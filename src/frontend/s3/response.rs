@@ -12,9 +12,9 @@ use super::error::{from_upstream, S3Error};
 use super::markers::MarkerSealer;
 use super::operation::S3Op;
 use super::plan::S3Request;
-use crate::frontend::s3_xml::{rewrite_listing, rewrite_result, ListingView};
-use crate::header_policy;
-use crate::policy;
+use crate::access::policy;
+use crate::frontend::header_policy;
+use crate::frontend::s3::xml::{rewrite_listing, rewrite_result, ListingView};
 
 /// Largest listing body held for rewriting (1000 keys of 1 KiB, with room).
 const MAX_LISTING: usize = 16 << 20;

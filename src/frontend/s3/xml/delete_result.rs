@@ -88,7 +88,7 @@ pub fn rewrite_result(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frontend::s3_xml::parse_delete;
+    use crate::frontend::s3::xml::parse_delete;
 
     #[test]
     fn body_round_trips_through_the_parser() {

@@ -12,8 +12,8 @@ use bucketgate_plugin_oidc::{
 use once_cell::sync::Lazy;
 use zeroize::Zeroizing;
 
-use crate::auth::minter::SealedKeyMinter;
-use crate::auth::Chain;
+use crate::access::minter::SealedKeyMinter;
+use crate::access::Chain;
 use crate::config::model::{AuthEntry, Frontend};
 use crate::config::Config;
 use crate::s3::sealed::Keyring;

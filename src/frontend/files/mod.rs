@@ -7,8 +7,8 @@
 //! cannot turn an object read into another S3 operation (`?acl`, `?tagging`, `?uploads`, ...).
 
 use crate::config::model::{Method, Route};
-use crate::key::{check_key, decode_key};
 use crate::reply::Reject;
+use crate::s3::key::{check_key, decode_key};
 
 /// Query parameters forwarded on GET and HEAD: S3's response-header overrides. (The S3
 /// frontend forwards them on GetObject and HeadObject too.)

@@ -174,7 +174,7 @@ mod tests {
     use super::*;
     use crate::s3::encode_key_path;
 
-    const HOSTILE: &str = include_str!("../tests/data/hostile_paths.txt");
+    const HOSTILE: &str = include_str!("../../tests/data/hostile_paths.txt");
 
     fn hostile_lines() -> Vec<&'static str> {
         HOSTILE

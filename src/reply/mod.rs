@@ -3,6 +3,8 @@
 //! A client never sees an internal error text or an upstream's XML with its request ids: every
 //! locally generated answer is `{"error": CODE, "message": TEXT}` with a matching status.
 
+pub mod failure;
+
 use bytes::Bytes;
 use pingora_error::Result;
 use pingora_http::ResponseHeader;

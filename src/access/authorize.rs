@@ -8,11 +8,11 @@ use bucketgate_plugin::Identity;
 use pingora_error::Result;
 use pingora_proxy::Session;
 
-use crate::auth::{self, Outcome};
+use crate::access::policy;
+use crate::access::{self, Outcome};
 use crate::frontend::files::ObjectRequest;
 use crate::gateway::Gateway;
 use crate::limit::Admission;
-use crate::policy;
 use crate::reply;
 
 /// What happens next.
@@ -36,7 +36,7 @@ pub async fn authorize(
         return Ok(Decision::Proceed(None));
     }
     let route_name = gateway.route_name(route);
-    let view = auth::view::build(session, &route_name);
+    let view = access::view::build(session, &route_name);
     let client = gateway.limits.client_ip(session);
     match chain.run(&view).await {
         Outcome::Authenticated(identity) => {
@@ -78,7 +78,7 @@ pub async fn s3_sign_in(session: &mut Session, gateway: &Gateway, route: usize) 
         return Ok(false);
     }
     let route_name = gateway.route_name(route);
-    let view = auth::view::build(session, &route_name);
+    let view = access::view::build(session, &route_name);
     let client = gateway.limits.client_ip(session);
     match chain.respond(&view).await {
         Some(outcome) => {
@@ -117,7 +117,7 @@ async fn answer(
         Outcome::Reject(rejection) if matches!(rejection.status, 401 | 403) => {
             let failures = match client {
                 // The route has a chain: its attempt was counted before auth.
-                Some(ip) => auth::failures::record(&gateway.limits, ip, true).await,
+                Some(ip) => access::failures::record(&gateway.limits, ip, true).await,
                 None => 0,
             };
             adm.settle_attempt().await;

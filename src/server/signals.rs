@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `SIGTERM` | `/readyz` turns 503 at once; after `server.drain_notice_seconds` the listeners close and in-flight requests get `server.grace_period_seconds` to finish |
 //! | `SIGQUIT` | zero-downtime upgrade: the listening sockets go to a `bucketgate run -u` started just before, then this process drains |
-//! | `SIGHUP` | config reload ([`crate::reload`]); a bad config is logged and the old one keeps serving |
+//! | `SIGHUP` | config reload ([`crate::server::reload`]); a bad config is logged and the old one keeps serving |
 //! | `SIGINT` | fast exit |
 //!
 //! A second `SIGTERM` or a `SIGINT` during the drain notice cuts it short.
@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use pingora_core::server::{ShutdownSignal, ShutdownSignalWatch};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::live::Live;
+use crate::gateway::live::Live;
 
 pub struct Signals {
     pub live: Arc<Live>,
@@ -79,7 +79,7 @@ impl Signals {
         log::info!("SIGHUP: reloading {path}");
         let (live, reloading) = (self.live.clone(), self.reloading.clone());
         tokio::spawn(async move {
-            match crate::reload::reload(&live).await {
+            match crate::server::reload::reload(&live).await {
                 Ok(()) => log::info!("reload: now serving the config in {path}"),
                 Err(why) => {
                     log::error!("reload: {path} rejected, the previous config keeps serving: {why}")

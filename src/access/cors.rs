@@ -131,7 +131,7 @@ impl CorsPolicy {
     }
 
     /// The CORS headers of every answer to a real request from the allowed `origin` (added by
-    /// [`crate::cors_headers`]).
+    /// [`crate::request::cors_headers`]).
     pub fn response_headers(&self, origin: &str) -> Vec<(&'static str, String)> {
         let mut out = vec![(
             "access-control-allow-origin",

@@ -8,13 +8,13 @@ use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
 
-use crate::auth;
+use crate::access;
 use crate::config::Config;
+use crate::gateway::live::Live;
 use crate::gateway::Gateway;
-use crate::health::DrainWatch;
-use crate::lifecycle::Signals;
-use crate::live::Live;
-use crate::proxy::Proxy;
+use crate::request::health::DrainWatch;
+use crate::request::spine::Proxy;
+use crate::server::signals::Signals;
 use crate::upstream::Pools;
 
 /// Flags from the command line that Pingora understands.
@@ -49,8 +49,8 @@ fn num_threads() -> usize {
 /// listens) only when an auth plugin or the access keys cannot load what `check` validated a
 /// moment ago.
 pub fn build(cfg: Config, flags: RunFlags, config_path: &Path) -> Result<Built, String> {
-    let chains = auth::build::chains(&cfg)?;
-    let keys = crate::s3::access_keys::AccessKeyStore::from_config(&cfg.access_keys)?;
+    let chains = access::build::chains(&cfg)?;
+    let keys = crate::access::access_keys::AccessKeyStore::from_config(&cfg.access_keys)?;
     let conf = server_conf(&cfg, flags);
     let opt = Opt {
         upgrade: flags.upgrade,
@@ -63,7 +63,7 @@ pub fn build(cfg: Config, flags: RunFlags, config_path: &Path) -> Result<Built, 
     server.bootstrap();
 
     let (pools, pool_services) = Pools::new(&cfg.upstreams);
-    let endpoints = crate::tls::Endpoints::build(&cfg.listeners)?;
+    let endpoints = crate::server::listeners::Endpoints::build(&cfg.listeners)?;
     let metrics = cfg.metrics.clone();
     let gateway = Arc::new(Gateway::new(cfg, pools, chains, keys));
     let draining = gateway.draining.clone();
@@ -84,7 +84,7 @@ pub fn build(cfg: Config, flags: RunFlags, config_path: &Path) -> Result<Built, 
     server.add_service(background_service("drain watch", DrainWatch(draining)));
     if let Some(m) = metrics {
         let address = m.address.0.to_string();
-        server.add_service(crate::observe::exposition::service(
+        server.add_service(crate::server::exposition::service(
             live.clone(),
             &address,
             &m.path,
@@ -103,7 +103,7 @@ pub struct Built {
 }
 
 impl Built {
-    /// Serves until a shutdown signal (see [`crate::lifecycle`]) has run its course.
+    /// Serves until a shutdown signal (see [`crate::server::signals`]) has run its course.
     pub fn run(self) {
         self.server.run(RunArgs {
             shutdown_signal: Box::new(Signals {

@@ -1,5 +1,5 @@
 //! Turns the `listeners` of the config into Pingora endpoints: plain TCP, or TLS with an
-//! [`SniResolver`] and ALPN. The resolvers stay reachable (through [`crate::live::Live`]) so a
+//! [`SniResolver`] and ALPN. The resolvers stay reachable (through [`crate::gateway::live::Live`]) so a
 //! reload can re-read their certificate files.
 
 use std::sync::Arc;
@@ -8,8 +8,8 @@ use pingora_core::listeners::tls::TlsSettings;
 use pingora_core::listeners::ALPN;
 use pingora_core::services::listening::Service;
 
-use super::resolver::{CertSet, SniResolver};
 use crate::config::model::Listener;
+use crate::tls::resolver::{CertSet, SniResolver};
 
 /// The listeners of one config, certificates loaded.
 pub struct Endpoints {

@@ -3,13 +3,13 @@
 //!
 //! | phase | owner |
 //! |---|---|
-//! | `request_filter` | [`crate::health`], [`crate::route`], then per frontend: [`crate::frontend::files`] and [`crate::authorize`] (auth chain, [`crate::policy`]), or [`crate::frontend::s3`] (SigV4, grants, local answers) |
+//! | `request_filter` | [`crate::request::health`], [`crate::gateway::route_table`], then per frontend: [`crate::frontend::files`] and [`crate::access::authorize`] (auth chain, [`crate::access::policy`]), or [`crate::frontend::s3`] (SigV4, grants, local answers) |
 //! | `upstream_peer` | [`crate::upstream::pool`] |
-//! | `upstream_request_filter` | [`crate::header_policy`], [`crate::s3::sign`] |
+//! | `upstream_request_filter` | [`crate::frontend::header_policy`], [`crate::s3::sign`] |
 //! | `request_body_filter` | [`crate::frontend::s3::body`] (aws-chunked) |
-//! | `upstream_response_filter`, `response_body_filter` | [`crate::frontend::upstream_errors`], [`crate::header_policy`] |
-//! | `fail_to_connect`, `fail_to_proxy` | [`crate::failure`] |
-//! | `logging` | [`crate::access_log`], [`crate::observe`] (metrics, upstream log) |
+//! | `upstream_response_filter`, `response_body_filter` | [`crate::frontend::upstream_errors`], [`crate::frontend::header_policy`] |
+//! | `fail_to_connect`, `fail_to_proxy` | [`crate::reply::failure`] |
+//! | `logging` | [`crate::observe::access_log`], [`crate::observe`] (metrics, upstream log) |
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -25,22 +25,22 @@ use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
 use bucketgate_plugin::Identity;
 
-use crate::access_log;
-use crate::authorize::{self, Decision};
+use crate::access::authorize::{self, Decision};
+use crate::access::cors::{self, Preflight};
 use crate::config::model::Frontend;
-use crate::cors::{self, Preflight};
-use crate::cors_headers::{CorsHeaders, CorsHeadersBuilder};
-use crate::failure;
 use crate::frontend::files::{self, ClientRequest};
+use crate::frontend::header_policy;
 use crate::frontend::s3::{self, S3Error, S3Request};
 use crate::frontend::upstream_errors::{self, MappedError};
+use crate::gateway::live::Live;
+use crate::gateway::route_table::strip_port;
 use crate::gateway::Gateway;
-use crate::header_policy;
-use crate::health;
-use crate::live::Live;
+use crate::observe::access_log;
 use crate::observe::{self, metrics::InFlight, upstream_log};
+use crate::reply::failure;
 use crate::reply::{self, Reject};
-use crate::route::strip_port;
+use crate::request::cors_headers::{CorsHeaders, CorsHeadersBuilder};
+use crate::request::health;
 use crate::s3::sign::{encode_key_path, normalize_query, UNSIGNED_PAYLOAD};
 use crate::upstream::{retry, Pool};
 
@@ -139,7 +139,7 @@ impl ProxyHttp for Proxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let gw = ctx.gw.clone();
-        if crate::tls::version_gate::below_min_version(session, &self.live.tls) {
+        if crate::request::tls_version::below_min_version(session, &self.live.tls) {
             session.set_keepalive(None);
             let reject = Reject::new(426, "tls_version_too_old", "this listener requires TLS 1.3");
             reply::send_reject(session, &reject).await?;

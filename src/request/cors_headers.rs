@@ -5,7 +5,7 @@
 //!
 //! It is a Pingora downstream module because every response head, local or proxied, passes
 //! through the modules on its way out; the proxy sets the headers (from the route's
-//! [`crate::cors::CorsPolicy`]) once it knows the route and the `Origin` is allowed.
+//! [`crate::access::cors::CorsPolicy`]) once it knows the route and the `Origin` is allowed.
 
 use std::any::Any;
 

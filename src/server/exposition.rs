@@ -10,12 +10,12 @@ use pingora_core::apps::http_app::ServeHttp;
 use pingora_core::protocols::http::ServerSession;
 use pingora_core::services::listening::Service;
 
-use crate::live::Live;
+use crate::gateway::live::Live;
 
 /// Prometheus text exposition format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Answers `GET <path>` with [`super::metrics::render`] of the gateway serving now.
+/// Answers `GET <path>` with [`crate::observe::metrics::render`] of the gateway serving now.
 pub struct MetricsApp {
     live: Arc<Live>,
     /// Fixed at start: like the address, a new path takes an upgrade or a restart.
@@ -49,7 +49,7 @@ impl ServeHttp for MetricsApp {
                 Some(("allow", "GET, HEAD")),
             );
         }
-        let text = super::metrics::render(&self.live.current().pools);
+        let text = crate::observe::metrics::render(&self.live.current().pools);
         let len = text.len();
         let body = if head { Vec::new() } else { text.into_bytes() };
         Response::builder()

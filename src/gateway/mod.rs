@@ -1,19 +1,22 @@
 //! The state every request reads: the loaded config, the route table and the upstream pools.
 //! Built once at start-up from a config that already passed validation.
 
+pub mod live;
+pub mod route_table;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use pingora_core::connectors::http::Connector;
 
-use crate::auth::Chain;
+use crate::access::access_keys::AccessKeyStore;
+use crate::access::cors::CorsPolicy;
+use crate::access::Chain;
 use crate::config::model::Frontend;
 use crate::config::Config;
-use crate::cors::CorsPolicy;
 use crate::frontend::s3::markers::MarkerSealer;
 use crate::frontend::s3::S3Route;
-use crate::route::RouteTable;
-use crate::s3::access_keys::AccessKeyStore;
+use crate::gateway::route_table::RouteTable;
 use crate::upstream::{Pool, Pools};
 
 pub struct Gateway {

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::client_ip::Cidr;
+use crate::limit::client_ip::Cidr;
 
 /// Top-level `limits:`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::access::access_keys::AccessKeyStore;
 use crate::config::{self, Config};
+use crate::gateway::live::Live;
 use crate::gateway::Gateway;
-use crate::live::Live;
-use crate::s3::access_keys::AccessKeyStore;
 use crate::upstream::Pools;
 
 /// How long a reload waits for the names of new or changed pools to resolve.
@@ -31,7 +31,7 @@ pub async fn reload(live: &Live) -> Result<(), String> {
     }
     // Plugins may read files and fetch key sets while they are built: off the async threads.
     let built = tokio::task::spawn_blocking(move || {
-        let chains = crate::auth::build::chains(&cfg)?;
+        let chains = crate::access::build::chains(&cfg)?;
         let keys = AccessKeyStore::from_config(&cfg.access_keys)?;
         Ok::<_, String>((cfg, chains, keys))
     })
@@ -41,7 +41,7 @@ pub async fn reload(live: &Live) -> Result<(), String> {
     let pools = Pools::rebuild(&cfg.upstreams, &old.pools);
     wait_for_resolution(&pools).await?;
     check_new_pools(&pools, &old.pools).await;
-    crate::tls::reload_listeners(&live.tls, &cfg.listeners)?;
+    crate::server::listeners::reload(&live.tls, &cfg.listeners)?;
     let mut gateway = Gateway::new(cfg, pools, chains, keys);
     gateway.draining = old.draining.clone();
     live.replace(Arc::new(gateway));

@@ -1,4 +1,4 @@
-//! The second half of `min_version: "1.3"`. The resolver ([`super::resolver`]) refuses a
+//! The second half of `min_version: "1.3"`. The resolver ([`crate::tls::resolver`]) refuses a
 //! handshake whose `ClientHello` offers no TLS 1.3 cipher suite, which stops every real TLS 1.2
 //! client; but a hand-made `ClientHello` can list a TLS 1.3 suite without the
 //! `supported_versions` extension and still land on TLS 1.2 (Pingora's rustls acceptor always
@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use pingora_proxy::Session;
 
-use super::config::TlsVersion;
-use super::SniResolver;
+use crate::tls::config::TlsVersion;
+use crate::tls::SniResolver;
 
 /// True when `session` came over a TLS listener that requires 1.3 but negotiated less.
 pub fn below_min_version(session: &Session, resolvers: &[Arc<SniResolver>]) -> bool {

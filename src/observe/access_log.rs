@@ -43,11 +43,11 @@ use pingora_core::protocols::l4::socket::SocketAddr;
 use pingora_error::Error;
 use pingora_proxy::Session;
 
-use crate::civil::civil_from_days;
 use crate::config::model::AccessLogFormat;
-use crate::failure::is_client_gone;
 use crate::gateway::Gateway;
-use crate::proxy::RequestCtx;
+use crate::reply::failure::is_client_gone;
+use crate::request::spine::RequestCtx;
+use crate::util::civil::civil_from_days;
 
 /// The log target of access lines (filters name it: `RUST_LOG=bucketgate::access=off`).
 pub const TARGET: &str = "bucketgate::access";

@@ -50,7 +50,7 @@ fn readiness(gateway: &Gateway) -> (u16, serde_json::Value) {
 }
 
 /// Flips the gateway to draining when Pingora broadcasts shutdown (the signal watch in
-/// [`crate::lifecycle`] normally did so already, before the listeners closed).
+/// [`crate::server::signals`] normally did so already, before the listeners closed).
 pub struct DrainWatch(pub Arc<AtomicBool>);
 
 #[async_trait]

@@ -1,0 +1,3 @@
+//! The subcommands of the binary that are more than a call into the server: `keys`.
+
+pub mod keys;

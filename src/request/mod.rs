@@ -1,0 +1,8 @@
+//! The spine of one request: Pingora's `ProxyHttp` phases ([`spine`]), each delegating to the
+//! route's frontend and the layers below; the health endpoints, CORS headers and the TLS
+//! version gate it answers before any frontend.
+
+pub mod cors_headers;
+pub mod health;
+pub mod spine;
+pub mod tls_version;

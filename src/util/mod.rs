@@ -1,0 +1,3 @@
+//! Small helpers with no dependency on the rest of bucketgate.
+
+pub mod civil;
