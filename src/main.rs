@@ -229,7 +229,7 @@ fn keys(command: KeysCommand) -> ExitCode {
 }
 
 /// `RUST_LOG` wins over the config's level. Access lines skip env_logger where they come out the
-/// same without it (src/access_log.rs).
+/// same without it (src/observe/access_log.rs).
 fn init_logging(level: &str) {
     let env = env_logger::Env::default().default_filter_or(level);
     env_logger::Builder::from_env(env)

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::client::{self, request};
 use common::gateway::{Gateway, PREAMBLE};
+use common::s3::{xml_values, S3Client};
 use common::upstream::{Upstream, ENV_UPSTREAM, RGW_DEFAULT_CEPH_DIR};
 use common::{pattern, wait_until};
 
@@ -501,6 +502,80 @@ fn a_refusing_backend_is_retried_elsewhere_then_ejected() {
         log.lines()
             .any(|l| l.contains(&served) && l.contains("status=200")),
         "the retried request has its own line:\n{log}"
+    );
+}
+
+/// DeleteObjects is driven by bucketgate's internal S3 client (the `s3` frontend reads and
+/// checks the body, then makes the call itself). With one of two backends down and the health
+/// check not yet aware, every DeleteObjects still succeeds: the client retries on the other
+/// backend, and the upstream log has a line for the refused attempt and for the served one.
+#[test]
+fn delete_objects_is_retried_on_a_second_backend_and_logged() {
+    let mut pair = s3s_pair();
+    let endpoints = [pair.a.addr(), pair.b.addr()];
+    let yaml = format!(
+        "{}  - name: s3\n    frontend: s3\n    path_prefix: /\n    upstream: pool\n    buckets:\n      - name: data\n        bucket: {}\naccess_keys:\n  static:\n    - access_key_id: AKIADELETER0001\n      secret_access_key: deletersecret\n      subject: deleter\n      grants:\n        - {{bucket: \"{}\", prefix: \"\", operations: [read, write, delete, list]}}\n",
+        pair.config(&endpoints, "    health_check_interval_seconds: 3600\n"),
+        pair.bucket,
+        pair.bucket,
+    )
+    .replacen("server:\n", "server:\n  upstream_log: {dir}/s3.log\n", 1);
+    let gw = Gateway::start(&yaml);
+    let keys: Vec<String> = (0..4).map(|i| format!("d{i}.txt")).collect();
+    for k in &keys {
+        request(gw.addr(), "PUT", &format!("/files/{k}"), &[], Some(b"x")).assert_status(200);
+    }
+    pair.b.stop();
+    let served_before = pair.a.requests();
+    let s3 = S3Client::new(gw.addr(), "AKIADELETER0001", "deletersecret");
+    // Round robin over two backends: at least one of these picks the stopped one first.
+    for k in &keys {
+        let r = s3.delete_objects("data", &[k.as_str()]);
+        assert_eq!(r.status, 200, "DeleteObjects of {k}: {}", r.text());
+        assert_eq!(
+            xml_values(&r.text(), "Key"),
+            vec![k.clone()],
+            "{}",
+            r.text()
+        );
+        client::get(gw.addr(), &format!("/files/{k}")).assert_status(404);
+    }
+    assert!(
+        pair.a.requests() > served_before,
+        "the live backend served them"
+    );
+
+    let log = std::fs::read_to_string(gw.dir().join("s3.log")).expect("the upstream log");
+    let refused = pair.b.addr();
+    let failed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!(" POST http://{refused}")))
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "no attempt on the stopped backend:\n{log}"
+    );
+    for l in &failed {
+        assert!(
+            l.contains("error=ConnectRefused") && l.contains(" retrying=yes"),
+            "{l}"
+        );
+        assert!(l.contains(" route=s3"), "{l}");
+    }
+    let served: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            l.contains(&format!(
+                " POST http://{}/{}?delete",
+                pair.a.addr(),
+                pair.bucket
+            )) && l.contains("status=200")
+        })
+        .collect();
+    assert_eq!(
+        served.len(),
+        keys.len(),
+        "one served line per DeleteObjects:\n{log}"
     );
 }
 

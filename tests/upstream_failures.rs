@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::client::{self, request};
 use common::gateway::{config_with_routes, Gateway, PREAMBLE};
 use common::recorder::Recorder;
+use common::s3::{assert_s3_error, xml_value, S3Client};
 use common::upstream::Upstream;
 use common::{fresh_bucket, pattern, wait_until};
 
@@ -90,6 +91,41 @@ fn unreachable_upstream_is_502_and_not_ready() {
     let r = client::get(gw.addr(), "/files/k.txt");
     r.assert_status(502);
     assert_eq!(client::get(gw.addr(), "/healthz").status, 200);
+}
+
+/// With no healthy backend in the pool, each frontend answers in its own format: an S3 client
+/// gets S3 XML (`503 ServiceUnavailable`, with its request id, so every SDK backs off and
+/// retries), a `files` client gets the JSON 502.
+#[test]
+fn no_healthy_backend_is_s3_xml_on_s3_routes_and_json_on_files_routes() {
+    let dead = common::gateway::free_addr();
+    let routes = format!(
+        "{}  - name: s3\n    frontend: s3\n    path_prefix: /\n    upstream: s3\n    buckets:\n      - name: data\n        bucket: data\naccess_keys:\n  static:\n    - access_key_id: AKIANOBACKEND01\n      secret_access_key: nobackendsecret\n      subject: alice\n      grants:\n        - {{bucket: data, prefix: \"\", operations: [read, write, delete, list]}}\n",
+        route("data")
+    );
+    let yaml = config_with_routes(&routes).replace("{upstream}", &dead);
+    let gw = Gateway::start(&yaml);
+    wait_until(
+        "/readyz to report the dead pool",
+        Duration::from_secs(15),
+        || client::get(gw.addr(), "/readyz").status == 503,
+    );
+    let s3 = S3Client::new(gw.addr(), "AKIANOBACKEND01", "nobackendsecret");
+    let r = s3.get("/data/k.txt");
+    assert_s3_error(&r, 503, "ServiceUnavailable");
+    let id = r.header("x-amz-request-id").expect("an S3 request id");
+    assert_eq!(xml_value(&r.text(), "RequestId").as_deref(), Some(id));
+    assert_eq!(
+        xml_value(&r.text(), "Resource").as_deref(),
+        Some("/data/k.txt")
+    );
+    let r = s3.delete_objects("data", &["k.txt"]);
+    assert_s3_error(&r, 503, "ServiceUnavailable");
+
+    let r = client::get(gw.addr(), "/files/k.txt");
+    r.assert_status(502);
+    assert_eq!(r.json()["error"], "upstream_unreachable");
+    assert!(!r.text().contains("<Error>"), "{}", r.text());
 }
 
 #[test]

@@ -25,7 +25,9 @@ import boto3
 from botocore.config import Config
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-REL = os.path.join(REPO, "target", "release")
+# where cargo put the release build: $CARGO_TARGET_DIR (relative: to the repository, where run.sh
+# builds) or target/
+REL = os.path.join(REPO, os.environ.get("CARGO_TARGET_DIR") or "target", "release")
 LOADGEN = os.path.join(REL, "loadgen")
 BUCKETGATE = os.path.join(REL, "bucketgate")
 S3S_SERVER = os.path.join(REL, "examples", "s3s_server")
@@ -40,7 +42,8 @@ RGW_KEYS = (
 )
 JWT_SECRET = "bench-hs256-secret-0123456789abcdef0123456789"
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
-TARGETS = ["direct", "bucketgate", "nginx"]  # plus "pingora" with --pingora, "ops" with --ops
+# plus "pingora" with --pingora, "ops" with --ops, "baseline" with --baseline-bin
+TARGETS = ["direct", "bucketgate", "nginx"]
 # What --ops turns on in a second bucketgate: every operations feature on the request path, with
 # limits far above what the machine can do, so every request is counted and none is refused.
 OPS_SECTIONS = """limits:
@@ -129,7 +132,7 @@ class Procs:
         self.callgrind = callgrind
 
     def start(self, name, args, **kw):
-        if self.callgrind and name in ("bucketgate", "bucketgate_ops", "pingora_floor"):
+        if self.callgrind and name in ("bucketgate", "bucketgate_ops", "bucketgate_baseline", "pingora_floor"):
             # instrumentation off until the measured run (callgrind_control -i on)
             args = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                     f"--callgrind-out-file={self.workdir}/callgrind.{name}"] + args
@@ -171,11 +174,9 @@ class Upstream:
         self.nginx_port = None  # set once the proxy nginx is written
         self.floor_port = None  # set when pingora_floor runs
 
-    def url(self, target, key, method="GET", bucketgate_port=None, ops_port=None):
-        if target == "bucketgate":
-            return f"http://127.0.0.1:{bucketgate_port}/{self.name}/{key}"
-        if target == "ops":
-            return f"http://127.0.0.1:{ops_port}/{self.name}/{key}"
+    def url(self, target, key, method="GET", bg_ports=None):
+        if target in (bg_ports or {}):  # a bucketgate (plain, ops or baseline) on its own port
+            return f"http://127.0.0.1:{bg_ports[target]}/{self.name}/{key}"
         if self.s3 is None:  # the nginx file server needs no signature
             path = f"/{BUCKET}/{key}"
         else:
@@ -295,9 +296,10 @@ def start_pingora_floor(procs, upstreams):
     return p
 
 
-def start_bucketgate(procs, workdir, upstreams, ops=False):
+def start_bucketgate(procs, workdir, upstreams, ops=False, binary=None):
     """bucketgate with a JWT route per upstream; `ops`: a second one (`bucketgate_ops`) with
-    rate limits, the metrics listener, the JSON access log and the upstream log on."""
+    rate limits, the metrics listener, the JSON access log and the upstream log on; `binary`:
+    another build (`bucketgate_baseline`, --baseline-bin) with the same config as the first."""
     port = free_port()
     ups, routes = [], []
     for up in upstreams:
@@ -317,7 +319,8 @@ def start_bucketgate(procs, workdir, upstreams, ops=False):
           issuer: https://bench.example/
           audience: bucketgate
           grants: [{{bucket: {BUCKET}, prefix: "", operations: [read, write]}}]""")
-    name = "bucketgate_ops" if ops else "bucketgate"
+    name = "bucketgate_ops" if ops else "bucketgate_baseline" if binary else "bucketgate"
+    binary = binary or BUCKETGATE
     conf = os.path.join(workdir, f"{name}.yaml")
     with open(conf, "w") as f:
         # BENCH_BUCKETGATE_SERVER adds server settings, e.g. "threads: 1, access_log: false"
@@ -325,16 +328,17 @@ def start_bucketgate(procs, workdir, upstreams, ops=False):
         if ops:
             upstream_log = os.path.join(workdir, "bucketgate_ops-s3.log")
             extra = ", ".join(x for x in (extra, "access_log_format: json",
-                                          f"upstream_log: {upstream_log}",
-                                          f"pid_file: {workdir}/ops.pid",
-                                          f"upgrade_sock: {workdir}/ops.sock") if x)
+                                          f"upstream_log: {upstream_log}") if x)
+        if name != "bucketgate":  # a second instance: its own pid file and upgrade socket
+            extra = ", ".join(x for x in (extra, f"pid_file: {workdir}/{name}.pid",
+                                          f"upgrade_sock: {workdir}/{name}.sock") if x)
         f.write(f"server: {{grace_period_seconds: 0, graceful_shutdown_timeout_seconds: 1"
                 f"{', ' + extra if extra else ''}}}\n"
                 f"listeners: [{{address: 127.0.0.1:{port}}}]\nupstreams:\n" + "\n".join(ups) +
                 "\nroutes:\n" + "\n".join(routes) + "\n" +
                 (OPS_SECTIONS % free_port() if ops else ""))
-    subprocess.run([BUCKETGATE, "check", "-c", conf], check=True, stdout=subprocess.DEVNULL)
-    p = procs.start(name, [BUCKETGATE, "run", "-c", conf])
+    subprocess.run([binary, "check", "-c", conf], check=True, stdout=subprocess.DEVNULL)
+    p = procs.start(name, [binary, "run", "-c", conf])
     wait_port(port, p, secs=120 if procs.callgrind else 30)
     return p, port
 
@@ -383,11 +387,13 @@ def wrk(url, conns, secs, headers=()):
 
 
 class Bench:
-    def __init__(self, args, upstreams, bucketgate, bg_port, nginx, token, floor=None, ops=(None, None)):
+    def __init__(self, args, upstreams, bucketgate, bg_port, nginx, token, floor=None, ops=(None, None),
+                 baseline=(None, None)):
         self.args, self.upstreams = args, upstreams
         self.bg, self.bg_port, self.nginx, self.token = bucketgate, bg_port, nginx, token
         self.floor = floor
         self.ops, self.ops_port = ops
+        self.baseline, self.baseline_port = baseline
         self.rates, self.put_sizes = {}, {}
         self.results = []  # dicts: upstream, scenario, target, round, metrics
 
@@ -400,10 +406,12 @@ class Bench:
             return [self.floor.pid]
         if target == "ops":
             return [self.ops.pid]
+        if target == "baseline":
+            return [self.baseline.pid]
         return []
 
     def headers(self, target):
-        return [f"Authorization: Bearer {self.token}"] if target in ("bucketgate", "ops") else []
+        return [f"Authorization: Bearer {self.token}"] if target in ("bucketgate", "ops", "baseline") else []
 
     def measure(self, up, scenario, target, rnd, run, requests_of, gib_of):
         """Runs `run()` with the proxy's and upstream's CPU and the proxy's peak RSS around it."""
@@ -433,7 +441,8 @@ class Bench:
                 self.measure(up, scenario, t, rnd, lambda: body(t, rnd), requests_of, gib_of)
 
     def url(self, up, target, key, method="GET"):
-        return up.url(target, key, method, self.bg_port, self.ops_port)
+        return up.url(target, key, method,
+                      {"bucketgate": self.bg_port, "ops": self.ops_port, "baseline": self.baseline_port})
 
     def run_upstream(self, up, scenarios):
         a = self.args
@@ -503,11 +512,14 @@ def profile(bench, up, secs, out):
 
 def callgrind(bench, up, secs, out):
     """Instruction counts per small GET (wrk, 4 connections) of bucketgate, of bucketgate with the
-    operations features with --ops, and of the Pingora floor with --pingora, under valgrind: exact and repeatable where CPU time here is not. SHA-256
+    operations features with --ops, of the baseline build with --baseline-bin and of the Pingora
+    floor with --pingora, under valgrind: exact and repeatable where CPU time here is not. SHA-256
     runs in software under valgrind (no SHA-NI), so its share is far above the native one."""
     text = []
-    names = {"bucketgate": "bucketgate", "ops": "bucketgate_ops", "pingora": "pingora_floor"}
-    for t, proc in (("bucketgate", bench.bg), ("ops", bench.ops), ("pingora", bench.floor)):
+    names = {"bucketgate": "bucketgate", "ops": "bucketgate_ops", "baseline": "bucketgate_baseline",
+             "pingora": "pingora_floor"}
+    for t, proc in (("bucketgate", bench.bg), ("ops", bench.ops), ("baseline", bench.baseline),
+                    ("pingora", bench.floor)):
         if proc is None:
             continue
         url, hdrs = bench.url(up, t, "small.bin"), bench.headers(t)
@@ -641,8 +653,10 @@ def report(bench, args, started, elapsed):
     out.append(f"- rounds: {args.rounds}, interleaved ({', '.join(TARGETS)}, then the reverse order); "
                f"figures are the median over rounds; timed scenarios run {args.secs} s; large object "
                f"{args.large // MIB} MiB")
-    out.append("- ratios are bucketgate ÷ direct and bucketgate ÷ nginx; for latency, CPU and memory "
-               "lower is better (a ratio below 1 means bucketgate is smaller)\n")
+    out.append("- ratios are bucketgate ÷ direct and bucketgate ÷ nginx" +
+               ("; bg ÷ baseline is this build ÷ the `--baseline-bin` build, same config, same rounds"
+                if "baseline" in TARGETS else "") +
+               "; for latency, CPU and memory lower is better (a ratio below 1 means bucketgate is smaller)\n")
     for up in bench.upstreams:
         scen = []
         for r in res:
@@ -657,12 +671,13 @@ def report(bench, args, started, elapsed):
             out.append(f"Half-rate run offered {bench.rates[up.name]} req/s (half the best direct small-GET req/s).\n")
         if bench.put_sizes.get(up.name, args.large) != args.large:
             out.append(f"PUTs of {bench.put_sizes[up.name] // MIB} MiB here (RGW's memstore holds 4 GiB).\n")
-        floor, ops = "pingora" in TARGETS, "ops" in TARGETS
+        floor, ops, base = "pingora" in TARGETS, "ops" in TARGETS, "baseline" in TARGETS
         out.append("| scenario | metric | direct | bucketgate | nginx | bg ÷ direct | bg ÷ nginx |" +
                    (" Pingora floor | bg ÷ floor |" if floor else "") +
-                   (" bucketgate + ops | ops ÷ bg |" if ops else ""))
+                   (" bucketgate + ops | ops ÷ bg |" if ops else "") +
+                   (" baseline | bg ÷ baseline |" if base else ""))
         out.append("|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if floor else "") +
-                   ("---:|---:|" if ops else ""))
+                   ("---:|---:|" if ops else "") + ("---:|---:|" if base else ""))
         for sc in scen:
             for label, ex, _ in metrics_for(sc):
                 v = {t: ex(rows_of(res, up.name, sc, t)) for t in TARGETS}
@@ -671,7 +686,8 @@ def report(bench, args, started, elapsed):
                 out.append(f"| {sc} | {label} | {fmt(v['direct'])} | {fmt(v['bucketgate'])} | {fmt(v['nginx'])} | "
                            f"{ratio(v['bucketgate'], v['direct'])} | {ratio(v['bucketgate'], v['nginx'])} |" +
                            (f" {fmt(v['pingora'])} | {ratio(v['bucketgate'], v['pingora'])} |" if floor else "") +
-                           (f" {fmt(v['ops'])} | {ratio(v['ops'], v['bucketgate'])} |" if ops else ""))
+                           (f" {fmt(v['ops'])} | {ratio(v['ops'], v['bucketgate'])} |" if ops else "") +
+                           (f" {fmt(v['baseline'])} | {ratio(v['bucketgate'], v['baseline'])} |" if base else ""))
         out.append("")
         for r in res:
             if r["upstream"] == up.name and error_count(r["m"]):
@@ -740,15 +756,20 @@ def main():
                    help="instead of the scenarios: perf record bucketgate under small-GET load for SECS")
     p.add_argument("--callgrind", type=int, metavar="SECS", default=None,
                    help="instead of the scenarios: instructions per small GET under valgrind (bucketgate; "
-                        "the Pingora floor too with --pingora)")
+                        "the Pingora floor, ops and baseline too with --pingora, --ops, --baseline-bin)")
     p.add_argument("--pingora", action="store_true",
                    help="a fourth target: examples/pingora_floor, Pingora with nothing of ours")
     p.add_argument("--ops", action="store_true",
                    help="another target: a second bucketgate with rate limits (never reached), the metrics "
                         "listener, the JSON access log and the upstream log on")
+    p.add_argument("--baseline-bin", metavar="PATH", default=None,
+                   help="another target: a second bucketgate binary (e.g. built from the commit before a "
+                        "change), run with bucketgate's config; the report adds bg ÷ baseline")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, configs)")
     args = p.parse_args()
     args.argv = sys.argv[1:]
+    if args.baseline_bin and not (os.path.isfile(args.baseline_bin) and os.access(args.baseline_bin, os.X_OK)):
+        p.error(f"--baseline-bin {args.baseline_bin}: not an executable file")
     if args.quick:
         args.rounds, args.secs, args.large, args.small_conns = 2, 2, 64 * MIB, [16]
         default_ups = "s3s,origin"
@@ -789,7 +810,11 @@ def main():
         if args.ops:
             TARGETS.append("ops")
             ops = start_bucketgate(procs, workdir, upstreams, ops=True)
-        bench = Bench(args, upstreams, bg, bg_port, nginx, mint_jwt(), floor, ops)
+        baseline = (None, None)
+        if args.baseline_bin:
+            TARGETS.append("baseline")
+            baseline = start_bucketgate(procs, workdir, upstreams, binary=os.path.abspath(args.baseline_bin))
+        bench = Bench(args, upstreams, bg, bg_port, nginx, mint_jwt(), floor, ops, baseline)
         bench.procs = procs
         for up in upstreams:
             if up.s3 is not None:

@@ -4,6 +4,8 @@
 #   bash benchmarks/load/run.sh            # full run, < 15 min on 2 cores: s3s-fs, nginx files, RGW
 #   bash benchmarks/load/run.sh --quick    # ~2 min smoke run: small sizes, s3s-fs and nginx files
 #   bash benchmarks/load/run.sh --upstreams s3s,origin   # a subset (s3s, origin, rgw)
+#   bash benchmarks/load/run.sh --upstreams origin --baseline-bin /tmp/bg-before-target/release/bucketgate
+#                                          # this build against another one (README: "Before and after")
 #
 # Builds bucketgate, the s3s-fs server and the load client in release mode, then hands over to
 # bench.py, which starts every process, runs the scenarios and writes

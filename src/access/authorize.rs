@@ -1,143 +1,130 @@
-//! The authorization step of `request_filter`: run the route's auth chain, then check the
-//! identity's grants against the planned upstream operation. Answers the client itself on any
-//! refusal; the reason goes to the log, never to the body.
+//! The authorization step a frontend runs: the route's auth chain, then the identity's grants
+//! against the operation the frontend planned. It decides and logs; the frontend answers (a
+//! refusal in its API's format, a plugin's own page as the plugin wrote it). The reason goes to
+//! the log, never to the body.
 
 use std::net::IpAddr;
 
-use bucketgate_plugin::Identity;
-use pingora_error::Result;
+use bucketgate_plugin::{Identity, LocalResponse, Operation};
 use pingora_proxy::Session;
 
-use crate::access::policy;
-use crate::access::{self, Outcome};
-use crate::frontend::files::ObjectRequest;
-use crate::gateway::Gateway;
-use crate::limit::Admission;
-use crate::reply;
+use super::chain::{Chain, Outcome};
+use super::{failures, policy, view};
+use crate::limit::{Admission, Limits};
+use crate::reply::Refusal;
+
+/// The route's side of authorization.
+pub struct Gate<'a> {
+    pub chain: &'a Chain,
+    pub limits: &'a Limits,
+    pub route_name: &'a str,
+}
 
 /// What happens next.
 pub enum Decision {
-    /// Go upstream; the identity is None on public routes and for health keys.
+    /// Go on; the identity is None on public routes and for health keys.
     Proceed(Option<Identity>),
-    /// The client has its answer; the identity, if the caller was authenticated, is for the
-    /// access log.
-    Answered(Option<Identity>),
+    /// A plugin answers the request itself (a login page, a callback, a redirect).
+    Respond(LocalResponse),
+    /// Refused; the identity, if the caller was authenticated, is for the access log.
+    Refused(Refusal, Option<Identity>),
 }
 
+/// The operation a frontend asks to authorize.
+pub struct Asked<'a> {
+    pub op: Operation,
+    pub bucket: &'a str,
+    pub key: &'a str,
+    /// The route's public object (its health key): no credentials needed.
+    pub public: bool,
+}
+
+/// Runs the chain, then checks the grants for `asked`.
 pub async fn authorize(
-    session: &mut Session,
-    gateway: &Gateway,
-    route: usize,
-    obj: &ObjectRequest,
+    session: &Session,
+    gate: &Gate<'_>,
+    asked: &Asked<'_>,
     adm: &mut Admission,
-) -> Result<Decision> {
-    let chain = &gateway.chains[route];
-    if chain.is_empty() || obj.is_health_key {
-        return Ok(Decision::Proceed(None));
+) -> Decision {
+    if gate.chain.is_empty() || asked.public {
+        return Decision::Proceed(None);
     }
-    let route_name = gateway.route_name(route);
-    let view = access::view::build(session, &route_name);
-    let client = gateway.limits.client_ip(session);
-    match chain.run(&view).await {
+    let view = view::build(session, gate.route_name);
+    let client = gate.limits.client_ip(session);
+    match gate.chain.run(&view).await {
         Outcome::Authenticated(identity) => {
-            let bucket = &gateway.config.routes[route].bucket;
-            let op = policy::operation_for(obj.method);
-            match policy::check(&identity, op, bucket, &obj.key) {
-                Ok(()) => Ok(Decision::Proceed(Some(identity))),
+            match policy::check(&identity, asked.op, asked.bucket, asked.key) {
+                Ok(()) => Decision::Proceed(Some(identity)),
                 Err(reason) => {
                     adm.settle_attempt().await;
                     log::warn!(
-                        "forbidden: route={route_name} client={} plugin={} {reason}",
+                        "forbidden: route={} client={} plugin={} {reason}",
+                        gate.route_name,
                         show(client),
                         identity.plugin
                     );
-                    let denial = bucketgate_plugin::Rejection {
-                        status: 403,
-                        public_message: "you are not allowed to do this".into(),
-                        log_reason: reason,
-                        headers: Vec::new(),
-                    };
-                    reply::send_rejection(session, &denial).await?;
-                    Ok(Decision::Answered(Some(identity)))
+                    Decision::Refused(Refusal::denied(reason), Some(identity))
                 }
             }
         }
-        other => {
-            answer(session, gateway, other, &route_name, client, adm).await?;
-            Ok(Decision::Answered(None))
-        }
+        other => settle(gate, other, client, adm).await,
     }
 }
 
-/// The sign-in step of `frontend: s3` routes: a request without S3 credentials may be for one
-/// of the route's plugins (`/<bucket>/?auth`, a callback). True when a plugin answered it; the
-/// rest goes on to SigV4.
-pub async fn s3_sign_in(session: &mut Session, gateway: &Gateway, route: usize) -> Result<bool> {
-    let chain = &gateway.chains[route];
-    if chain.is_empty() || crate::s3::verify::carries_credentials(session.req_header()) {
-        return Ok(false);
+/// The sign-in step of routes whose API carries its own credentials (`frontend: s3`): a
+/// request without them may be for one of the route's plugins (`/<bucket>/?auth`, a callback).
+/// Some when a plugin answers it; None lets the frontend check its own credentials.
+pub async fn sign_in(session: &Session, gate: &Gate<'_>) -> Option<Decision> {
+    if gate.chain.is_empty() {
+        return None;
     }
-    let route_name = gateway.route_name(route);
-    let view = access::view::build(session, &route_name);
-    let client = gateway.limits.client_ip(session);
-    match chain.respond(&view).await {
-        Some(outcome) => {
-            // No S3 credentials: no attempt was counted before auth.
-            answer(
-                session,
-                gateway,
-                outcome,
-                &route_name,
-                client,
-                &mut Admission::default(),
-            )
-            .await?;
-            Ok(true)
-        }
-        None => Ok(false),
-    }
+    let view = view::build(session, gate.route_name);
+    let client = gate.limits.client_ip(session);
+    let outcome = gate.chain.respond(&view).await?;
+    // No API credentials: no attempt was counted before auth.
+    Some(settle(gate, outcome, client, &mut Admission::default()).await)
 }
 
-/// Sends every outcome but an authenticated one: a plugin's own answer, or its refusal. Only
-/// 401 and 403 count as failed attempts; a redirect to a sign-in page is not one.
-async fn answer(
-    session: &mut Session,
-    gateway: &Gateway,
+/// Every outcome but an authenticated one: a plugin's own answer, or its refusal. Only 401 and
+/// 403 count as failed attempts; a redirect to a sign-in page is not one.
+async fn settle(
+    gate: &Gate<'_>,
     outcome: Outcome,
-    route_name: &str,
     client: Option<IpAddr>,
     adm: &mut Admission,
-) -> Result<()> {
+) -> Decision {
     let failed = matches!(&outcome, Outcome::Reject(r) if matches!(r.status, 401 | 403));
     if !failed {
         adm.settle_attempt().await;
     }
     match outcome {
-        Outcome::Respond(resp) => reply::send_local(session, &resp).await,
+        Outcome::Respond(resp) => Decision::Respond(resp),
         Outcome::Reject(rejection) if matches!(rejection.status, 401 | 403) => {
             let failures = match client {
                 // The route has a chain: its attempt was counted before auth.
-                Some(ip) => access::failures::record(&gateway.limits, ip, true).await,
+                Some(ip) => failures::record(gate.limits, ip, true).await,
                 None => 0,
             };
             adm.settle_attempt().await;
             log::warn!(
-                "auth rejected: route={route_name} client={} failures={failures} {}",
+                "auth rejected: route={} client={} failures={failures} {}",
+                gate.route_name,
                 show(client),
                 rejection.log_reason
             );
-            reply::send_rejection(session, &rejection).await
+            Decision::Refused(Refusal::from_plugin(&rejection), None)
         }
         Outcome::Reject(rejection) | Outcome::Challenge(rejection) => {
             log::debug!(
-                "auth answered {}: route={route_name} client={} {}",
+                "auth answered {}: route={} client={} {}",
                 rejection.status,
+                gate.route_name,
                 show(client),
                 rejection.log_reason
             );
-            reply::send_rejection(session, &rejection).await
+            Decision::Refused(Refusal::from_plugin(&rejection), None)
         }
-        Outcome::Authenticated(_) => Ok(()),
+        Outcome::Authenticated(identity) => Decision::Proceed(Some(identity)),
     }
 }
 

@@ -1,9 +1,10 @@
 //! The typed shape of the `limits:` section and of a route's `limits:` overrides. Checked by
-//! `config::validate_limits`; turned into counters by [`super::Limits`].
+//! `config::validate_limits`; turned into counters by [`crate::limit::Limits`].
 
+use std::time::Duration;
+
+pub use bucketgate_plugin::Cidr;
 use serde::Deserialize;
-
-use crate::limit::client_ip::Cidr;
 
 /// Top-level `limits:`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -100,3 +101,33 @@ pub struct RouteLimits {
     pub per_identity: Option<LimitRule>,
     pub per_route: Option<LimitRule>,
 }
+
+/// `limit` requests per window of `length`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Window {
+    pub limit: u64,
+    pub length: Duration,
+}
+
+impl Window {
+    /// The window of a rule with `requests_per_second`; None without one or with values the
+    /// config checks refuse.
+    pub fn of(rule: &LimitRule) -> Option<Window> {
+        let rps = rule.requests_per_second?;
+        if !(rps.is_finite() && rps > 0.0) {
+            return None;
+        }
+        let burst = rule.burst.unwrap_or_else(|| (rps.ceil() as u64).max(1));
+        let ms = (burst as f64 * 1000.0 / rps).round();
+        if !(1000.0..=(MAX_WINDOW.as_millis() as f64)).contains(&ms) || burst == 0 {
+            return None;
+        }
+        Some(Window {
+            limit: burst,
+            length: Duration::from_millis(ms as u64),
+        })
+    }
+}
+
+/// The longest window a rule may imply (a day).
+pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);

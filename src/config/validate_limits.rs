@@ -6,12 +6,12 @@ use std::collections::HashSet;
 
 use serde_yaml::{Mapping, Value};
 
+use super::limits::{Window, MAX_WINDOW};
 use super::model::Route;
 use super::path::Path;
 use super::problem::Reporter;
 use super::typed::typed;
 use crate::config::limits::{LimitRule, LimitsConfig, RouteLimits};
-use crate::limit::{Window, MAX_WINDOW};
 
 /// The longest Redis deadline on the request path.
 const MAX_REDIS_TIMEOUT_MS: u64 = 5_000;

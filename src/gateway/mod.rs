@@ -1,5 +1,8 @@
-//! The state every request reads: the loaded config, the route table and the upstream pools.
-//! Built once at start-up from a config that already passed validation.
+//! The runtime model of one config: its routes, each with everything a request on it needs
+//! (its frontend, auth chain, pool and CORS policy), the route table that matches requests to
+//! them, and what the whole config shares (pools, limits, the internal S3 client, the upstream
+//! log). Built once from a config that already passed validation; a reload builds a new one
+//! and swaps it in ([`live`]).
 
 pub mod live;
 pub mod route_table;
@@ -10,89 +13,107 @@ use std::sync::Arc;
 use pingora_core::connectors::http::Connector;
 
 use crate::access::access_keys::AccessKeyStore;
+use crate::access::chain::Chain;
 use crate::access::cors::CorsPolicy;
-use crate::access::Chain;
-use crate::config::model::Frontend;
+use crate::config::model::Frontend as FrontendKind;
 use crate::config::Config;
+use crate::frontend::files::Files;
 use crate::frontend::s3::markers::MarkerSealer;
-use crate::frontend::s3::S3Route;
-use crate::gateway::route_table::RouteTable;
-use crate::upstream::{Pool, Pools};
+use crate::frontend::s3::{S3Route, S3};
+use crate::frontend::Frontend;
+use crate::limit::Limits;
+use crate::observe::upstream_log::UpstreamLog;
+use crate::upstream::{Pool, Pools, S3Client};
+use route_table::RouteTable;
+
+/// One route, ready to serve.
+pub struct Route {
+    /// The name for logs and metrics: its `name`, or `route<N>`.
+    pub name: String,
+    /// The route's own pool (`upstream:`).
+    pub pool: Arc<Pool>,
+    /// The auth chain; empty on public routes.
+    pub chain: Chain,
+    /// `cors:`, when set.
+    pub cors: Option<CorsPolicy>,
+    /// The API the route speaks.
+    pub frontend: Box<dyn Frontend>,
+}
 
 pub struct Gateway {
     pub config: Config,
+    /// Matches a request to its route (an index into `route`).
     pub routes: RouteTable,
+    /// The routes, in config order.
+    pub route: Vec<Route>,
     pub pools: Pools,
-    /// The pool of each route, by route index.
-    pub route_pools: Vec<Arc<Pool>>,
-    /// The auth chain of each route, by route index; empty for public routes.
-    pub chains: Vec<Chain>,
-    /// The bucket table of each `frontend: s3` route, by route index.
-    pub s3_routes: Vec<Option<S3Route>>,
-    /// The CORS policy of each route, by route index; None without `cors:`.
-    pub cors: Vec<Option<CorsPolicy>>,
-    /// The access keys S3 routes accept.
-    pub keys: AccessKeyStore,
-    /// Seals listing markers for S3 clients.
-    pub markers: MarkerSealer,
-    /// Upstream connections bucketgate opens itself (DeleteObjects), outside the proxy flow.
-    pub connector: Connector,
+    /// The S3 calls bucketgate makes itself, over `pools`.
+    pub client: S3Client,
     /// Set once shutdown begins; `/readyz` then answers 503. Shared by every gateway a reload
     /// builds, so the flag survives a swap.
     pub draining: Arc<AtomicBool>,
     /// Rate and concurrency limits; their counters are process-wide, so a reload keeps them.
-    pub limits: crate::limit::Limits,
+    pub limits: Limits,
     /// `server.upstream_log`, opened anew by each config (a reload reopens it).
-    pub upstream_log: Option<crate::observe::upstream_log::UpstreamLog>,
+    pub upstream_log: Option<Arc<UpstreamLog>>,
 }
 
 impl Gateway {
-    pub fn new(config: Config, pools: Pools, chains: Vec<Chain>, keys: AccessKeyStore) -> Gateway {
-        let route_pools = config
-            .routes
-            .iter()
-            .map(|r| {
-                pools
-                    .by_name
-                    .get(&r.upstream)
-                    .cloned()
-                    .expect("config validation checks that every route names an upstream")
+    /// `connector`: the process's upstream connector (the internal client's), kept across
+    /// reloads.
+    pub fn new(
+        config: Config,
+        pools: Pools,
+        chains: Vec<Chain>,
+        keys: AccessKeyStore,
+        connector: Arc<Connector>,
+    ) -> Gateway {
+        let markers = Arc::new(MarkerSealer::new(keys.keyring()));
+        let keys = Arc::new(keys);
+        let pool_of = |name: &str| {
+            pools
+                .by_name
+                .get(name)
+                .cloned()
+                .expect("config validation checks that every route names an upstream")
+        };
+        let route = (config.routes.iter().zip(chains).enumerate())
+            .map(|(i, (r, chain))| {
+                let pool = pool_of(&r.upstream);
+                let frontend: Box<dyn Frontend> = match r.frontend {
+                    FrontendKind::Files => Box::new(Files::new(&r.bucket, pool.clone())),
+                    FrontendKind::S3 => Box::new(S3::new(
+                        S3Route::new(r, &pools),
+                        keys.clone(),
+                        markers.clone(),
+                    )),
+                };
+                Route {
+                    name: r.name.clone().unwrap_or_else(|| format!("route{i}")),
+                    pool,
+                    chain,
+                    cors: r.cors.as_ref().map(CorsPolicy::new),
+                    frontend,
+                }
             })
             .collect();
-        let s3_routes = config
-            .routes
-            .iter()
-            .map(|r| (r.frontend == Frontend::S3).then(|| S3Route::new(r, &pools)))
-            .collect();
-        let cors = config
-            .routes
-            .iter()
-            .map(|r| r.cors.as_ref().map(CorsPolicy::new))
-            .collect();
+        let upstream_log =
+            (config.server.upstream_log.as_deref()).map(|path| Arc::new(UpstreamLog::open(path)));
         Gateway {
             routes: RouteTable::new(&config.routes),
-            cors,
-            s3_routes,
-            markers: MarkerSealer::new(keys.keyring()),
-            keys,
-            connector: Connector::new(None),
-            limits: crate::limit::Limits::new(&config),
-            upstream_log: (config.server.upstream_log.as_deref())
-                .map(crate::observe::upstream_log::UpstreamLog::open),
+            route,
+            client: S3Client::new(connector, upstream_log.clone()),
+            limits: Limits::new(&config),
+            upstream_log,
             config,
             pools,
-            route_pools,
-            chains,
             draining: Arc::new(AtomicBool::new(false)),
         }
     }
 
     /// The route's name for logs: its `name`, or `route<N>`.
-    pub fn route_name(&self, index: usize) -> String {
-        self.config.routes[index]
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("route{index}"))
+    pub fn route_name(&self, index: usize) -> &str {
+        &self.route[index].name
     }
 
     pub fn is_draining(&self) -> bool {

@@ -6,13 +6,14 @@
 //! - [`config`]: the YAML shape;
 //! - [`local`]: per-process counters (`pingora-limits`; approximate);
 //! - [`shared`]: Redis counters for a fleet (exact), with a local fallback;
-//! - [`answer`]: the 429 (`files`) or `503 SlowDown` (`s3`) answers with `Retry-After`.
+//! - [`client_ip`]: who the client is, behind trusted proxies.
+//!
+//! A refusal is answered by the route's frontend, in its API's terms (`reply::Refusal::limited`).
 //!
 //! A rate rule allows `burst` requests per fixed window of `burst / requests_per_second`
 //! seconds. Concurrency is always counted per process. All counter state lives outside the
-//! [`Gateway`] (process-wide statics), so a config reload keeps it.
+//! `Gateway` (process-wide statics), so a config reload keeps it.
 
-pub mod answer;
 pub mod attempts;
 pub mod client_ip;
 pub mod local;
@@ -22,14 +23,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pingora_error::Result;
 use pingora_limits::inflight::Guard;
 use pingora_proxy::Session;
 
 use crate::config::limits::{LimitRule, LimitsConfig};
-use crate::config::model::Frontend;
+pub use crate::config::limits::{Window, MAX_WINDOW};
 use crate::config::Config;
-use crate::gateway::Gateway;
 use bucketgate_plugin::Cidr;
 use shared::{Op, Shared};
 
@@ -155,36 +154,6 @@ pub struct Refusal {
     pub retry_after: u64,
 }
 
-/// `limit` requests per window of `length`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Window {
-    pub limit: u64,
-    pub length: Duration,
-}
-
-impl Window {
-    /// The window of a rule with `requests_per_second`; None without one or with values the
-    /// config checks refuse.
-    pub fn of(rule: &LimitRule) -> Option<Window> {
-        let rps = rule.requests_per_second?;
-        if !(rps.is_finite() && rps > 0.0) {
-            return None;
-        }
-        let burst = rule.burst.unwrap_or_else(|| (rps.ceil() as u64).max(1));
-        let ms = (burst as f64 * 1000.0 / rps).round();
-        if !(1000.0..=(MAX_WINDOW.as_millis() as f64)).contains(&ms) || burst == 0 {
-            return None;
-        }
-        Some(Window {
-            limit: burst,
-            length: Duration::from_millis(ms as u64),
-        })
-    }
-}
-
-/// The longest window a rule may imply (a day).
-pub const MAX_WINDOW: Duration = Duration::from_secs(86_400);
-
 /// A rule as applied: its window, its concurrency, and whose counter it uses (`*` for the
 /// top-level rule, the route's name for a route's own).
 #[derive(Debug, Clone)]
@@ -238,7 +207,7 @@ struct RouteRules {
     per_route: Option<Rule>,
 }
 
-/// The limits of one config, built with its [`Gateway`].
+/// The limits of one config, built with its `Gateway`.
 pub struct Limits {
     trusted: Vec<Cidr>,
     routes: Vec<RouteRules>,
@@ -479,50 +448,39 @@ fn enter(rule: &Rule, scope: Scope, subject: &str, adm: &mut Admission) -> Optio
     None
 }
 
-/// The hook after the route match: resolves the client address into `adm`, then applies the
-/// failed-auth lockout and the per-IP and per-route rules. True when the request was refused
-/// (and answered, with `request_id` on S3 routes).
-pub async fn check_client(
-    session: &mut Session,
-    gw: &Gateway,
-    route: usize,
-    request_id: Option<&str>,
-    adm: &mut Admission,
-) -> Result<bool> {
-    adm.client_ip = gw.limits.client_ip(session);
-    let attempt = match gw.config.routes.get(route).map(|r| &r.frontend) {
-        Some(Frontend::S3) => crate::s3::verify::carries_credentials(session.req_header()),
-        // Which request carries credentials only the plugins know: every request that reaches
-        // a chain that can refuse credentials counts until it authenticates or ends.
-        _ => gw.chains.get(route).is_some_and(|c| c.counts_attempts()),
-    };
-    match gw
-        .limits
-        .before_auth(route, adm.client_ip, attempt, adm)
-        .await
-    {
-        Some(refusal) => {
-            answer::send(session, gw, route, &refusal, request_id).await?;
-            Ok(true)
+impl Limits {
+    /// The hook after the route match: resolves the client address into `adm`, then applies
+    /// the failed-auth lockout and the per-IP and per-route rules. `attempt`: the request
+    /// carries credentials (its frontend says), so it counts toward the lockout while in flight.
+    pub async fn check_client(
+        &self,
+        session: &Session,
+        route: usize,
+        route_name: &str,
+        attempt: bool,
+        adm: &mut Admission,
+    ) -> Option<Refusal> {
+        adm.client_ip = self.client_ip(session);
+        let refusal = self.before_auth(route, adm.client_ip, attempt, adm).await;
+        if let Some(r) = &refusal {
+            on_reject(r.scope.as_str(), route_name);
         }
-        None => Ok(false),
+        refusal
     }
-}
 
-/// The hook after authentication: the per-identity rule. True when refused (and answered).
-pub async fn check_identity(
-    session: &mut Session,
-    gw: &Gateway,
-    route: usize,
-    subject: &str,
-    adm: &mut Admission,
-) -> Result<bool> {
-    match gw.limits.after_auth(route, subject, adm).await {
-        Some(refusal) => {
-            answer::send(session, gw, route, &refusal, None).await?;
-            Ok(true)
+    /// The hook after authentication: the per-identity rule.
+    pub async fn check_identity(
+        &self,
+        route: usize,
+        route_name: &str,
+        subject: &str,
+        adm: &mut Admission,
+    ) -> Option<Refusal> {
+        let refusal = self.after_auth(route, subject, adm).await;
+        if let Some(r) = &refusal {
+            on_reject(r.scope.as_str(), route_name);
         }
-        None => Ok(false),
+        refusal
     }
 }
 

@@ -43,11 +43,10 @@ use pingora_core::protocols::l4::socket::SocketAddr;
 use pingora_error::Error;
 use pingora_proxy::Session;
 
+use super::record::Record;
 use crate::config::model::AccessLogFormat;
-use crate::gateway::Gateway;
-use crate::reply::failure::is_client_gone;
-use crate::request::spine::RequestCtx;
 use crate::util::civil::civil_from_days;
+use crate::util::client_gone::is_client_gone;
 
 /// The log target of access lines (filters name it: `RUST_LOG=bucketgate::access=off`).
 pub const TARGET: &str = "bucketgate::access";
@@ -103,39 +102,32 @@ pub fn env_logger_writes_plain(
 }
 
 /// Logs the request's line if `bucketgate::access` is enabled at `info`.
-pub fn log(session: &Session, e: Option<&Error>, ctx: &RequestCtx, gateway: &Gateway) {
+pub fn log(session: &Session, e: Option<&Error>, rec: &Record<'_>, format: AccessLogFormat) {
     if !log::log_enabled!(target: TARGET, log::Level::Info) {
         return;
     }
-    let key = match (ctx.object.as_ref(), ctx.s3.as_ref()) {
-        (Some(o), _) => o.key.as_str(),
-        (None, Some(s3)) if !s3.key.is_empty() => s3.key.as_str(),
-        _ => "-",
-    };
     let line = Line {
         client: session.client_addr(),
         method: session.req_header().method.as_str(),
-        route: ctx
-            .route
-            .map(|i| (i, gateway.config.routes[i].name.as_deref())),
-        user: ctx.identity.as_ref().map_or("-", |i| i.subject.as_str()),
-        key,
+        route: rec.route,
+        user: rec.user,
+        key: rec.key,
         status: session
             .response_written()
             .map(|r| r.status.as_u16())
             .unwrap_or(0),
         bytes_in: session.body_bytes_read(),
         bytes_out: session.body_bytes_sent(),
-        upstream_ms: ctx.upstream_ms(),
-        total_ms: ctx.start.elapsed().as_millis(),
-        request_id: ctx.request_id.as_deref(),
+        upstream_ms: rec.upstream_ms(),
+        total_ms: rec.start.elapsed().as_millis(),
+        request_id: rec.request_id,
         outcome: match e {
             Some(e) if is_client_gone(e) => " aborted=client",
             Some(_) => " failed=true",
             None => "",
         },
     };
-    if gateway.config.server.access_log_format == AccessLogFormat::Json {
+    if format == AccessLogFormat::Json {
         write_json(&line, SystemTime::now());
         return;
     }

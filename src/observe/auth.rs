@@ -1,12 +1,11 @@
 //! Turns what the auth steps decided into `bucketgate_auth_total{plugin, outcome}`: one hook in
-//! the auth chain (src/auth/chain.rs, which knows which plugin decided) and one in the S3
+//! the auth chain (src/access/chain.rs, which knows which plugin decided) and one in the S3
 //! frontend (src/frontend/s3/mod.rs, SigV4 with access keys).
 
-use bucketgate_plugin::{Rejection, Verdict};
+use bucketgate_plugin::{Identity, Rejection, Verdict};
 use pingora_http::RequestHeader;
 
 use super::metrics::{record_auth, AuthOutcome};
-use crate::frontend::s3::plan::{Planned, Refusal};
 
 /// The plugin label of S3 signatures that did not verify (the key is unknown or wrong, so
 /// which key kind it was is not known either).
@@ -34,13 +33,8 @@ pub fn no_credentials() {
 /// Counts the SigV4 outcome of an S3 request: the key's kind when it verified (even if the
 /// request was then refused for its grants), `sigv4`/`rejected` when credentials were there
 /// and did not verify, `-`/`no_credentials` for an anonymous request.
-pub fn s3(req: &RequestHeader, planned: &Result<Planned, Box<Refusal>>) {
-    let identity = match planned {
-        Ok(Planned::Forward(r)) => Some(&r.identity),
-        Ok(Planned::Answer { identity, .. }) => Some(identity),
-        Ok(Planned::DeleteObjects(r)) => Some(&r.identity),
-        Err(refusal) => refusal.identity.as_ref(),
-    };
+/// `identity` is who the signature verified as, if it did.
+pub fn s3(req: &RequestHeader, identity: Option<&Identity>) {
     match identity {
         Some(id) => record_auth(&id.plugin, AuthOutcome::Authenticated),
         None if crate::s3::verify::carries_credentials(req) => {

@@ -23,8 +23,6 @@ use std::time::Duration;
 use dashmap::DashMap;
 use once_cell::sync::Lazy;
 
-use crate::upstream::Pools;
-
 /// Methods with a label of their own; anything else is `OTHER`.
 const METHODS: [&str; 8] = [
     "GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS", "PATCH", "OTHER",
@@ -120,6 +118,8 @@ struct Registry {
     auth: DashMap<(String, &'static str), AtomicU64>,
     /// (scope, route) → count.
     rate_limited: DashMap<(String, String), AtomicU64>,
+    /// (pool, operation, outcome) → count, for the S3 calls of the internal client.
+    calls: DashMap<(String, &'static str, &'static str), AtomicU64>,
     in_flight: AtomicI64,
 }
 
@@ -127,6 +127,7 @@ static REGISTRY: Lazy<Registry> = Lazy::new(|| Registry {
     routes: DashMap::new(),
     auth: DashMap::new(),
     rate_limited: DashMap::new(),
+    calls: DashMap::new(),
     in_flight: AtomicI64::new(0),
 });
 
@@ -157,6 +158,14 @@ pub struct Finished<'a> {
     pub bytes_out: usize,
 }
 
+/// The index in [`CLASSES`] of a status (`none` when there was no answer).
+fn class_index(status: Option<u16>) -> usize {
+    match status {
+        Some(s @ 100..=599) => usize::from(s / 100 - 1),
+        _ => CLASSES.len() - 1,
+    }
+}
+
 /// Counts a finished request.
 pub fn record_request(r: &Finished<'_>) {
     let m = route_metrics(r.route);
@@ -164,10 +173,7 @@ pub fn record_request(r: &Finished<'_>) {
         .iter()
         .position(|m| *m == r.method.as_str())
         .unwrap_or(METHODS.len() - 1);
-    let class = match r.status {
-        Some(s @ 100..=599) => usize::from(s / 100 - 1),
-        _ => CLASSES.len() - 1,
-    };
+    let class = class_index(r.status);
     m.requests[method][class].fetch_add(1, Relaxed);
     m.duration.observe(r.total);
     if let Some(up) = r.upstream {
@@ -214,6 +220,17 @@ pub fn record_auth(plugin: &str, outcome: AuthOutcome) {
 /// `route`, `auth_failures`, ...), `route` the route's label; neither may come from the request.
 pub fn record_rate_limited(scope: &str, route: &str) {
     bump(&REGISTRY.rate_limited, (scope.to_owned(), route.to_owned()));
+}
+
+/// Counts one S3 call that bucketgate made itself (the internal client: DeleteObjects, and the
+/// calls of frontends that drive several), by pool, S3 operation and outcome: the status class
+/// (`2xx`, `4xx`, ...) or `error` when no answer came.
+pub fn record_upstream_call(pool: &str, operation: &'static str, status: Option<u16>) {
+    let outcome = match status {
+        Some(_) => CLASSES[class_index(status)],
+        None => "error",
+    };
+    bump(&REGISTRY.calls, (pool.to_owned(), operation, outcome));
 }
 
 /// Adds one to the counter of `key`, creating it at 0 first; a read lock only, once it exists.
@@ -264,8 +281,12 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// The whole exposition (text format 0.0.4), with backend health read from `pools` now.
-pub fn render(pools: &Pools) -> String {
+/// Each pool's name with its backends' addresses and health, read at scrape time.
+pub type BackendHealth = Vec<(String, Vec<(String, bool)>)>;
+
+/// The whole exposition (text format 0.0.4), with the backend health read just now (the
+/// caller reads it from the pools of the gateway serving; see `server::exposition`).
+pub fn render(pools: BackendHealth) -> String {
     let mut out = String::with_capacity(8192);
     let mut routes: Vec<(String, Arc<RouteMetrics>)> = REGISTRY
         .routes
@@ -386,9 +407,8 @@ pub fn render(pools: &Pools) -> String {
         "gauge",
         "1 when the backend passes its health check, 0 when not, by pool and backend address.",
     );
-    for (pool_name, pool) in &pools.by_name {
-        let pool_name = escape(pool_name);
-        let mut backends = pool.backend_health();
+    for (pool_name, mut backends) in pools {
+        let pool_name = escape(&pool_name);
         backends.sort();
         for (addr, healthy) in backends {
             let _ = writeln!(
@@ -398,6 +418,33 @@ pub fn render(pools: &Pools) -> String {
                 u8::from(healthy)
             );
         }
+    }
+
+    let name = "bucketgate_upstream_calls_total";
+    header(
+        &mut out,
+        name,
+        "counter",
+        "S3 calls bucketgate makes itself (the internal client), by pool, operation and outcome.",
+    );
+    let mut calls: Vec<(String, &str, &str, u64)> = REGISTRY
+        .calls
+        .iter()
+        .map(|e| {
+            (
+                escape(&e.key().0),
+                e.key().1,
+                e.key().2,
+                e.value().load(Relaxed),
+            )
+        })
+        .collect();
+    calls.sort();
+    for (pool, operation, outcome, n) in calls {
+        let _ = writeln!(
+            out,
+            "{name}{{pool=\"{pool}\",operation=\"{operation}\",outcome=\"{outcome}\"}} {n}"
+        );
     }
 
     let name = "bucketgate_requests_in_flight";
@@ -471,8 +518,7 @@ mod tests {
             bytes_in: 5,
             bytes_out: 7,
         });
-        let (pools, _) = Pools::new(&Default::default());
-        let text = render(&pools);
+        let text = render(Vec::new());
         assert!(text.contains(
             "bucketgate_requests_total{route=\"unit-bounded\",method=\"OTHER\",status=\"none\"} 1\n"
         ));

@@ -9,5 +9,6 @@
 pub mod access_log;
 pub mod auth;
 pub mod metrics;
+pub mod record;
 pub mod request;
 pub mod upstream_log;

@@ -1,96 +1,31 @@
-//! Answers that bucketgate writes itself: short JSON errors and the health endpoints.
+//! Answers that bucketgate writes itself: the one refusal type ([`refusal`]) and the writing of
+//! small complete responses (refusals, health endpoints, locally answered API calls).
 //!
 //! A client never sees an internal error text or an upstream's XML with its request ids: every
-//! locally generated answer is `{"error": CODE, "message": TEXT}` with a matching status.
+//! locally made answer is built here from our own words.
 
-pub mod failure;
+pub mod refusal;
 
 use bytes::Bytes;
 use pingora_error::Result;
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
-/// A request refused before anything went upstream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reject {
-    pub status: u16,
-    pub code: &'static str,
-    pub message: String,
-    /// Extra response headers, such as `Allow` or `Retry-After`.
-    pub headers: Vec<(&'static str, String)>,
-}
+pub use refusal::{json_error, Cause, Refusal, Reply};
 
-impl Reject {
-    pub fn new(status: u16, code: &'static str, message: &str) -> Reject {
-        Reject {
-            status,
-            code,
-            message: message.to_string(),
-            headers: Vec::new(),
-        }
-    }
-
-    pub fn bad_request(code: &'static str, message: &str) -> Reject {
-        Reject::new(400, code, message)
-    }
-
-    pub fn method_not_allowed(allow: &str) -> Reject {
-        let mut r = Reject::new(
-            405,
-            "method_not_allowed",
-            &format!("this route allows {allow}"),
-        );
-        r.headers.push(("allow", allow.to_string()));
-        r
-    }
-
-    /// The JSON body.
-    pub fn body(&self) -> Bytes {
-        json_error(self.code, &self.message)
-    }
-}
-
-/// `{"error":CODE,"message":TEXT}` as bytes.
-pub fn json_error(code: &str, message: &str) -> Bytes {
-    Bytes::from(serde_json::json!({ "error": code, "message": message }).to_string())
-}
-
-/// Writes `reject` as the whole response. Safe to call only before any response byte was sent.
-pub async fn send_reject(session: &mut Session, reject: &Reject) -> Result<()> {
-    let extra: Vec<(&str, &str)> = reject
-        .headers
-        .iter()
-        .map(|(k, v)| (*k, v.as_str()))
+/// Writes `reply` as the whole response. Safe to call only before any response byte was sent.
+pub async fn send_reply(session: &mut Session, reply: &Reply) -> Result<()> {
+    let extra: Vec<(&str, &str)> = (reply.headers.iter())
+        .map(|(k, v)| (k.as_ref(), v.as_str()))
         .collect();
     send(
         session,
-        reject.status,
-        "application/json",
-        reject.body(),
+        reply.status,
+        reply.content_type,
+        reply.body.clone(),
         &extra,
     )
     .await
-}
-
-/// Writes a plugin's refusal: its status and headers, and only its public message.
-pub async fn send_rejection(
-    session: &mut Session,
-    rejection: &bucketgate_plugin::Rejection,
-) -> Result<()> {
-    let code = match rejection.status {
-        401 => "unauthorized",
-        403 => "forbidden",
-        429 => "too_many_requests",
-        500..=599 => "internal_error",
-        _ => "rejected",
-    };
-    let extra: Vec<(&str, &str)> = rejection
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let body = json_error(code, &rejection.public_message);
-    send(session, rejection.status, "application/json", body, &extra).await
 }
 
 /// Writes a plugin's own complete answer.

@@ -2,13 +2,7 @@
 //! not draining), answered before route matching so load balancers never need credentials.
 //! These two paths are reserved on every host.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use bytes::Bytes;
-use pingora_core::server::ShutdownWatch;
-use pingora_core::services::background::BackgroundService;
 use pingora_error::Result;
 use pingora_proxy::Session;
 
@@ -46,23 +40,5 @@ fn readiness(gateway: &Gateway) -> (u16, serde_json::Value) {
             503,
             serde_json::json!({"status": "unready", "upstreams_without_backend": unready}),
         )
-    }
-}
-
-/// Flips the gateway to draining when Pingora broadcasts shutdown (the signal watch in
-/// [`crate::server::signals`] normally did so already, before the listeners closed).
-pub struct DrainWatch(pub Arc<AtomicBool>);
-
-#[async_trait]
-impl BackgroundService for DrainWatch {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        while !*shutdown.borrow() {
-            if shutdown.changed().await.is_err() {
-                break;
-            }
-        }
-        if !self.0.swap(true, Ordering::Relaxed) {
-            log::info!("shutdown started: /readyz now answers 503");
-        }
     }
 }

@@ -1,18 +1,21 @@
-//! The Pingora `ProxyHttp` implementation. It only delegates: each phase calls the module that
-//! owns that step, so the whole life of a request reads on one screen.
+//! The spine: Pingora's `ProxyHttp` phases, each delegating in a few lines to the layer that
+//! owns the step, so the whole life of a request reads on one screen. Nothing here knows one
+//! frontend from another: the route's [`crate::frontend::Frontend`] decides, and a forwarded call's
+//! [`crate::frontend::Forward`] owns its heads and bodies.
 //!
 //! | phase | owner |
 //! |---|---|
-//! | `request_filter` | [`crate::request::health`], [`crate::gateway::route_table`], then per frontend: [`crate::frontend::files`] and [`crate::access::authorize`] (auth chain, [`crate::access::policy`]), or [`crate::frontend::s3`] (SigV4, grants, local answers) |
-//! | `upstream_peer` | [`crate::upstream::pool`] |
-//! | `upstream_request_filter` | [`crate::frontend::header_policy`], [`crate::s3::sign`] |
-//! | `request_body_filter` | [`crate::frontend::s3::body`] (aws-chunked) |
-//! | `upstream_response_filter`, `response_body_filter` | [`crate::frontend::upstream_errors`], [`crate::frontend::header_policy`] |
-//! | `fail_to_connect`, `fail_to_proxy` | [`crate::reply::failure`] |
-//! | `logging` | [`crate::observe::access_log`], [`crate::observe`] (metrics, upstream log) |
+//! | `request_filter` | [`super::tls_version`], [`super::health`], [`super::route`], [`crate::limit`] (per client), [`super::cors`], then the route's [`crate::frontend::Frontend::request`] (auth, grants, per-identity limit; answer, forward or drive) |
+//! | `upstream_peer` | [`crate::upstream::Pool`] (backend choice, avoiding failed ones) |
+//! | `upstream_request_filter` | the forward: path, header policy, SigV4 |
+//! | `request_body_filter` | the forward (aws-chunked checks on `s3`) |
+//! | `upstream_response_filter`, `response_body_filter` | the forward (header policy, error and listing rewrites) |
+//! | `fail_to_connect`, `error_while_proxy` | [`crate::upstream::retry`] |
+//! | `fail_to_proxy` | the frontend renders the [`Refusal`] |
+//! | `logging` | [`crate::observe`] (access log, metrics, upstream log) |
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -23,81 +26,15 @@ use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
-use bucketgate_plugin::Identity;
-
-use crate::access::authorize::{self, Decision};
-use crate::access::cors::{self, Preflight};
-use crate::config::model::Frontend;
-use crate::frontend::files::{self, ClientRequest};
-use crate::frontend::header_policy;
-use crate::frontend::s3::{self, S3Error, S3Request};
-use crate::frontend::upstream_errors::{self, MappedError};
+use super::cors_headers::CorsHeadersBuilder;
+use super::ctx::RequestCtx;
+use super::{cors, health, route};
+use crate::frontend::{Exchange, Step};
 use crate::gateway::live::Live;
-use crate::gateway::route_table::strip_port;
-use crate::gateway::Gateway;
-use crate::observe::access_log;
-use crate::observe::{self, metrics::InFlight, upstream_log};
-use crate::reply::failure;
-use crate::reply::{self, Reject};
-use crate::request::cors_headers::{CorsHeaders, CorsHeadersBuilder};
-use crate::request::health;
-use crate::s3::sign::{encode_key_path, normalize_query, UNSIGNED_PAYLOAD};
-use crate::upstream::{retry, Pool};
-
-/// The most bytes of an upstream error body kept to find its S3 error code.
-const ERROR_BODY_CAP: usize = 4096;
-
-/// Per-request state shared by the phases.
-pub struct RequestCtx {
-    /// The config this request runs under, fixed at its start even if a reload swaps it.
-    pub gw: Arc<Gateway>,
-    pub start: Instant,
-    /// Index of the matched route.
-    pub route: Option<usize>,
-    pub object: Option<files::ObjectRequest>,
-    pub upstream_host: Option<String>,
-    pub upstream_start: Option<Instant>,
-    /// Time from choosing a backend to its response head (the latency histogram; the logs
-    /// take it in milliseconds, [`RequestCtx::upstream_ms`]).
-    pub upstream_time: Option<Duration>,
-    /// The upstream request, for `server.upstream_log` (None when that is off).
-    pub upstream_call: Option<upstream_log::Call>,
-    /// Counts the request in `bucketgate_requests_in_flight` while it lives.
-    pub in_flight: InFlight,
-    /// Set when the upstream answered an error that the client sees rewritten.
-    pub error: Option<ErrorRewrite>,
-    /// Who the caller is, on authenticated routes.
-    pub identity: Option<Identity>,
-    /// The upstream attempts so far, for retries and backend selection.
-    pub attempts: crate::upstream::retry::Attempts,
-    /// S3 routes: the planned request, once the caller is verified and allowed.
-    pub s3: Option<Box<S3Request>>,
-    /// S3 routes: what happens to the upstream body.
-    pub s3_body: Option<s3::response::BodyState>,
-    /// S3 routes: `x-amz-request-id`.
-    pub request_id: Option<String>,
-    /// S3 routes: why the client's body was refused mid-stream (forged chunk, bad checksum).
-    pub s3_failure: Option<S3Error>,
-    /// Rate limits: the client address, and this request's places in the concurrency counts
-    /// (given back when the request ends and the context drops).
-    pub limits: crate::limit::Admission,
-}
-
-impl RequestCtx {
-    /// [`RequestCtx::upstream_time`] in whole milliseconds, for the logs.
-    pub fn upstream_ms(&self) -> Option<u128> {
-        self.upstream_time.map(|t| t.as_millis())
-    }
-}
-
-/// An upstream error being replaced by our own body.
-pub struct ErrorRewrite {
-    pub upstream_status: u16,
-    pub mapped: MappedError,
-    /// The start of the upstream body, for the log.
-    pub upstream_body: Vec<u8>,
-    pub sent: bool,
-}
+use crate::observe::{self, upstream_log};
+use crate::reply::{self, Refusal};
+use crate::upstream::retry;
+use crate::util::client_gone::is_client_gone;
 
 pub struct Proxy {
     /// The gateway of the current config; a reload swaps it, and each request keeps the one
@@ -116,94 +53,73 @@ impl ProxyHttp for Proxy {
     }
 
     fn new_ctx(&self) -> RequestCtx {
-        RequestCtx {
-            gw: self.live.current(),
-            start: Instant::now(),
-            route: None,
-            object: None,
-            upstream_host: None,
-            upstream_start: None,
-            upstream_time: None,
-            upstream_call: None,
-            in_flight: InFlight::start(),
-            error: None,
-            identity: None,
-            attempts: Default::default(),
-            s3: None,
-            s3_body: None,
-            request_id: None,
-            s3_failure: None,
-            limits: Default::default(),
-        }
+        RequestCtx::new(self.live.current())
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         let gw = ctx.gw.clone();
-        if crate::request::tls_version::below_min_version(session, &self.live.tls) {
+        if super::tls_version::below_min_version(session, &self.live.tls) {
             session.set_keepalive(None);
-            let reject = Reject::new(426, "tls_version_too_old", "this listener requires TLS 1.3");
-            reply::send_reject(session, &reject).await?;
+            let refusal =
+                Refusal::new(426, "tls_version_too_old", "this listener requires TLS 1.3");
+            reply::send_reply(session, &refusal.json()).await?;
             return Ok(true);
         }
         if health::handle(session, &gw).await? {
             return Ok(true);
         }
-        let found = match Self::find_route(&gw, session) {
+        let found = match route::find(&gw, session) {
             Ok(found) => found,
-            Err(reject) => {
-                reply::send_reject(session, &reject).await?;
+            Err(refusal) => {
+                reply::send_reply(session, &refusal.json()).await?;
                 return Ok(true);
             }
         };
+        let r = &gw.route[found.index];
         ctx.route = Some(found.index);
-        let s3 = gw.config.routes[found.index].frontend == Frontend::S3;
-        if s3 {
-            // One id from here on: every S3 answer and the access log line carry it.
-            ctx.request_id = Some(s3::error::new_request_id());
-        }
-        cors_headers_for_answers(session, &gw, found.index);
-        let request_id = ctx.request_id.as_deref();
-        if crate::limit::check_client(session, &gw, found.index, request_id, &mut ctx.limits)
-            .await?
+        // One id from here on: every answer and the access log line carry it.
+        ctx.request_id = r.frontend.request_id();
+        cors::headers_for_answers(session, r);
+        let attempt = r
+            .frontend
+            .carries_credentials(session.req_header(), &r.chain);
+        let limits = &gw.limits;
+        if let Some(limited) = (limits)
+            .check_client(session, found.index, &r.name, attempt, &mut ctx.limits)
+            .await
         {
+            return self.refuse(session, ctx, &Refusal::limited(&limited)).await;
+        }
+        if cors::preflight(session, r).await? {
             return Ok(true);
         }
-        if self.cors_preflight(session, &gw, found.index).await? {
-            return Ok(true);
-        }
-        if s3 {
-            return self.s3_request(session, ctx, &found).await;
-        }
-        if let Err(reject) = self.plan_files(session, ctx, &found) {
-            reply::send_reject(session, &reject).await?;
-            return Ok(true);
-        }
-        let Some(obj) = ctx.object.as_ref() else {
-            return Err(Error::explain(ErrorType::InternalError, "no route planned"));
+        let mut ex = Exchange {
+            route: found.index,
+            route_name: &r.name,
+            config: &gw.config.routes[found.index],
+            chain: &r.chain,
+            pool: &r.pool,
+            limits,
+            admission: &mut ctx.limits,
+            host: &found.host,
+            rest: &found.rest,
+            request_id: ctx.request_id.as_deref(),
+            identity: None,
         };
-        match authorize::authorize(session, &gw, found.index, obj, &mut ctx.limits).await? {
-            Decision::Proceed(identity) => {
-                let refused = match &identity {
-                    Some(id) => {
-                        let subject = &id.subject;
-                        crate::limit::check_identity(
-                            session,
-                            &gw,
-                            found.index,
-                            subject,
-                            &mut ctx.limits,
-                        )
-                        .await?
-                    }
-                    None => false,
-                };
-                ctx.identity = identity;
-                Ok(refused)
+        let step = r.frontend.request(session, &mut ex).await;
+        ctx.identity = ex.identity.take();
+        match step? {
+            Step::Forward(forward) => {
+                ctx.forward = Some(forward);
+                Ok(false)
             }
-            Decision::Answered(identity) => {
-                ctx.identity = identity;
-                Ok(true)
-            }
+            Step::Refuse(refusal) => self.refuse(session, ctx, &refusal).await,
+            Step::Plugin(resp) => reply::send_local(session, &resp).await.map(|_| true),
+            Step::Reply(answer) => reply::send_reply(session, &answer).await.map(|_| true),
+            Step::Drive(drive) => match drive.run(session, &gw.client).await? {
+                Ok(()) => Ok(true),
+                Err(refusal) => self.refuse(session, ctx, &refusal).await,
+            },
         }
     }
 
@@ -214,19 +130,14 @@ impl ProxyHttp for Proxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some(plan) = ctx.s3.as_mut() else {
+        let Some(forward) = ctx.forward.as_mut() else {
             return Ok(());
         };
-        if let Err(e) = plan.body.body_filter(body, end_of_stream) {
-            log::warn!(
-                "s3 upload refused mid-body: user={} key={:?}: {e}",
-                plan.identity.subject,
-                plan.key
-            );
-            ctx.s3_failure = Some(S3Error::from(e));
+        if let Err(refusal) = forward.request_body(body, end_of_stream) {
+            ctx.refusal = Some(refusal);
             return Err(Error::explain(
                 ErrorType::InvalidHTTPHeader,
-                "aws-chunked body refused",
+                "request body refused",
             ));
         }
         Ok(())
@@ -237,19 +148,13 @@ impl ProxyHttp for Proxy {
         _session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
-        let gw = ctx.gw.clone();
         ctx.attempts.count += 1;
-        let (Some(route), Some(pool)) = (ctx.route, self.pool(ctx)) else {
+        let Some(forward) = ctx.forward.as_ref() else {
             return Err(Error::explain(ErrorType::InternalError, "no route planned"));
         };
-        let (bucket, key) = match (ctx.s3.as_ref(), ctx.object.as_ref()) {
-            (Some(plan), _) => (&plan.bucket, plan.key.as_str()),
-            (None, obj) => (
-                &gw.config.routes[route].bucket,
-                obj.map_or("", |o| o.key.as_str()),
-            ),
-        };
-        // Like nginx's "no live upstreams": a 502, while /readyz says which pool is down.
+        let pool = forward.pool();
+        let (bucket, key) = forward.target();
+        // Like nginx's "no live upstreams", while /readyz says which pool is down.
         let target = pool
             .pick_for(bucket, key, &ctx.attempts.failed)
             .ok_or_else(|| {
@@ -261,7 +166,7 @@ impl ProxyHttp for Proxy {
                 )
             })?;
         ctx.upstream_call =
-            (gw.upstream_log.as_ref()).map(|_| upstream_log::Call::to(&target.peer));
+            (ctx.gw.upstream_log.as_ref()).map(|_| upstream_log::Call::to(&target.peer));
         ctx.upstream_host = Some(target.host);
         ctx.upstream_start = Some(Instant::now());
         Ok(target.peer)
@@ -273,31 +178,13 @@ impl ProxyHttp for Proxy {
         req: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let gw = ctx.gw.clone();
-        let Some(host) = ctx.upstream_host.as_ref() else {
+        let (Some(forward), Some(host)) = (ctx.forward.as_mut(), ctx.upstream_host.as_ref()) else {
             return Err(Error::explain(
                 ErrorType::InternalError,
                 "no upstream planned",
             ));
         };
-        if let Some(plan) = ctx.s3.as_ref() {
-            s3_upstream_request(plan, req, host)?;
-            upstream_log::note_request(&mut ctx.upstream_call, req);
-            return Ok(());
-        }
-        let (Some(route), Some(obj), Some(pool)) = (ctx.route, ctx.object.as_ref(), self.pool(ctx))
-        else {
-            return Err(Error::explain(
-                ErrorType::InternalError,
-                "no upstream planned",
-            ));
-        };
-        let bucket = &gw.config.routes[route].bucket;
-        let target = pool.object_path(bucket, &encode_key_path(&obj.key));
-        req.set_uri(upstream_uri(target, &obj.query)?);
-        header_policy::filter_request(req);
-        req.insert_header("host", host.as_str())?;
-        pool.signer.sign(req, UNSIGNED_PAYLOAD, SystemTime::now());
+        forward.upstream_request(req, host)?;
         upstream_log::note_request(&mut ctx.upstream_call, req);
         Ok(())
     }
@@ -314,8 +201,11 @@ impl ProxyHttp for Proxy {
         if resp.status.as_u16() < 200 {
             return Ok(());
         }
-        self.shape_response(resp, ctx)?;
-        Ok(())
+        ctx.upstream_time = ctx.upstream_start.map(|t| t.elapsed());
+        match ctx.forward.as_mut() {
+            Some(forward) => forward.response_head(resp),
+            None => Ok(()),
+        }
     }
 
     fn response_body_filter(
@@ -325,39 +215,8 @@ impl ProxyHttp for Proxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
-        let gw = ctx.gw.clone();
-        if let (Some(plan), Some(state)) = (ctx.s3.as_ref(), ctx.s3_body.as_mut()) {
-            // Object bodies stream through untouched; only rewritten bodies need the rest.
-            let passes = matches!(state, s3::response::BodyState::Pass);
-            if !passes && session.req_header().method != http::Method::HEAD {
-                let resource = s3::error::resource(session);
-                let request_id = ctx.request_id.as_deref().unwrap_or("-");
-                s3::response::on_body(
-                    plan,
-                    &gw.markers,
-                    state,
-                    body,
-                    end_of_stream,
-                    &resource,
-                    request_id,
-                );
-            }
-            return Ok(None);
-        }
-        let Some(rewrite) = ctx.error.as_mut() else {
-            return Ok(None);
-        };
-        if let Some(chunk) = body.take() {
-            let room = ERROR_BODY_CAP.saturating_sub(rewrite.upstream_body.len());
-            rewrite
-                .upstream_body
-                .extend_from_slice(&chunk[..chunk.len().min(room)]);
-        }
-        if end_of_stream && !rewrite.sent && session.req_header().method != http::Method::HEAD {
-            rewrite.sent = true;
-            *body = Some(rewrite.mapped.body.clone());
-        } else {
-            *body = Some(Bytes::new());
+        if let Some(forward) = ctx.forward.as_mut() {
+            forward.response_body(body, end_of_stream, session.req_header());
         }
         Ok(None)
     }
@@ -369,7 +228,7 @@ impl ProxyHttp for Proxy {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        if let Some(pool) = self.pool(ctx).cloned() {
+        if let Some(pool) = ctx.forward.as_ref().map(|f| f.pool().clone()) {
             e.set_retry(retry::connect_failed(
                 &pool,
                 &mut ctx.attempts,
@@ -390,8 +249,11 @@ impl ProxyHttp for Proxy {
         _digest: Option<&pingora_core::protocols::Digest>,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        if let Some(pool) = self.pool(ctx) {
-            pool.ejection.record_connected(&peer._address, reused);
+        if let Some(forward) = ctx.forward.as_ref() {
+            forward
+                .pool()
+                .ejection
+                .record_connected(&peer._address, reused);
         }
         Ok(())
     }
@@ -407,11 +269,11 @@ impl ProxyHttp for Proxy {
         let mut e = e.more_context(format!("Peer: {peer}"));
         let failure = retry::ProxyFailure {
             method: &session.req_header().method,
-            s3_route: ctx.s3.is_some(),
+            filtered_body: ctx.forward.as_ref().is_some_and(|f| f.filters_body()),
             body_truncated: session.as_ref().retry_buffer_truncated(),
             response_started: session.response_written().is_some() || ctx.upstream_time.is_some(),
         };
-        let max = self.pool(ctx).map_or(0, |p| p.max_retries);
+        let max = ctx.forward.as_ref().map_or(0, |f| f.pool().max_retries);
         if retry::retry_allowed(&failure, &ctx.attempts, max) {
             e.retry.decide_reuse(client_reused);
         } else {
@@ -421,47 +283,71 @@ impl ProxyHttp for Proxy {
         e
     }
 
+    /// The refusal the frontend set mid-body, or the one for the failure, in the route's
+    /// format (JSON before a route matched).
     async fn fail_to_proxy(
         &self,
         session: &mut Session,
         e: &Error,
         ctx: &mut RequestCtx,
     ) -> FailToProxy {
-        if let Some(err) = ctx.s3_failure.take() {
-            let request_id = ctx.request_id.as_deref().unwrap_or("-");
-            if session.response_written().is_none() {
-                if let Err(write_err) = s3::error::send(session, &err, request_id).await {
-                    log::debug!("could not send error response: {write_err}");
-                }
-            }
+        let refusal = ctx.refusal.take().or_else(|| Refusal::from_proxy_error(e));
+        let Some(refusal) = refusal else {
             return FailToProxy {
-                error_code: err.status,
+                error_code: 0,
                 can_reuse_downstream: false,
             };
+        };
+        let answer = self.render(session, ctx, &refusal);
+        if session.response_written().is_none() {
+            if let Err(write_err) = reply::send_reply(session, &answer).await {
+                log::debug!("could not send error response: {write_err}");
+            }
         }
-        failure::respond(session, e).await
+        FailToProxy {
+            error_code: answer.status,
+            can_reuse_downstream: false,
+        }
     }
 
     fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, e: &Error) -> bool {
-        failure::is_client_gone(e)
+        is_client_gone(e)
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        let gw = ctx.gw.clone();
-        if let (Some(rewrite), Some(pool)) = (ctx.error.as_ref(), self.pool(ctx)) {
-            if rewrite.mapped.our_fault {
-                let code = upstream_errors::s3_error_code(&rewrite.upstream_body);
-                upstream_errors::report_our_fault(
-                    &pool.name,
-                    rewrite.upstream_status,
-                    code.as_deref(),
-                );
-            }
+        if let Some(forward) = ctx.forward.as_ref() {
+            forward.finished();
         }
+        let gw = &ctx.gw;
+        let record = ctx.record();
         if gw.config.server.access_log {
-            access_log::log(session, e, ctx, &gw);
+            observe::access_log::log(session, e, &record, gw.config.server.access_log_format);
         }
-        observe::request::finished(session, e, ctx, &gw);
+        let log = gw.upstream_log.as_deref();
+        observe::request::finished(session, e, &record, ctx.upstream_call.as_ref(), log);
+    }
+}
+
+impl Proxy {
+    /// Answers `refusal` in the route's format; the request is over (true).
+    async fn refuse(
+        &self,
+        session: &mut Session,
+        ctx: &RequestCtx,
+        refusal: &Refusal,
+    ) -> Result<bool> {
+        let answer = self.render(session, ctx, refusal);
+        reply::send_reply(session, &answer).await?;
+        Ok(true)
+    }
+
+    /// `refusal` rendered by the route's frontend, or as JSON when no route matched.
+    fn render(&self, session: &Session, ctx: &RequestCtx, refusal: &Refusal) -> reply::Reply {
+        let request_id = ctx.request_id.as_deref();
+        match ctx.route() {
+            Some(r) => r.frontend.render(refusal, session.req_header(), request_id),
+            None => refusal.json(),
+        }
     }
 }
 
@@ -485,7 +371,7 @@ fn log_failed_attempt(session: &Session, ctx: &mut RequestCtx, e: &Error) {
     if !sent {
         call.connect_failed(session.req_header().method.as_str());
     }
-    let route = observe::request::route_label(&gw, ctx.route);
+    let route = observe::record::route_label(ctx.record().route);
     log.write(
         &call,
         &upstream_log::Done {
@@ -505,228 +391,4 @@ fn log_failed_attempt(session: &Session, ctx: &mut RequestCtx, e: &Error) {
             retrying,
         },
     );
-}
-
-/// The matched route and the request's host and raw path remainder.
-struct Found {
-    index: usize,
-    /// The host without its port.
-    host: String,
-    /// The raw path after the route prefix, with the query.
-    rest: String,
-}
-
-impl Proxy {
-    /// The upstream pool of the request: the S3 bucket's, or the route's.
-    fn pool<'a>(&'a self, ctx: &'a RequestCtx) -> Option<&'a Arc<Pool>> {
-        if let Some(plan) = ctx.s3.as_ref() {
-            return Some(&plan.pool);
-        }
-        ctx.route.map(|i| &ctx.gw.route_pools[i])
-    }
-
-    /// Matches the route by host and raw path.
-    /// The response head the client gets from an upstream head: S3 rewrites, the response
-    /// header policy, or our own error head.
-    fn shape_response(&self, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
-        let status = resp.status.as_u16();
-        ctx.upstream_time = ctx.upstream_start.map(|t| t.elapsed());
-        if let Some(plan) = ctx.s3.as_ref() {
-            let request_id = ctx.request_id.as_deref().unwrap_or("-");
-            ctx.s3_body = Some(s3::response::on_head(plan, resp, request_id)?);
-            return Ok(());
-        }
-        if status < 300 || status == 304 {
-            header_policy::filter_response(resp);
-            return Ok(());
-        }
-        let mapped = upstream_errors::map_status(status);
-        *resp = error_head(&mapped)?;
-        ctx.error = Some(ErrorRewrite {
-            upstream_status: status,
-            mapped,
-            upstream_body: Vec::new(),
-            sent: false,
-        });
-        Ok(())
-    }
-
-    /// CORS preflights: answered here (true), before authentication (browsers send them
-    /// without credentials).
-    async fn cors_preflight(
-        &self,
-        session: &mut Session,
-        gw: &Gateway,
-        route: usize,
-    ) -> Result<bool> {
-        let Some(policy) = gw.cors[route].as_ref() else {
-            return Ok(false);
-        };
-        let req = session.req_header();
-        let Some(origin) = cors::preflight_origin(req) else {
-            return Ok(false);
-        };
-        match policy.preflight(req, origin) {
-            Preflight::Allowed(headers) => {
-                let extra: Vec<(&str, &str)> =
-                    headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                reply::send(session, 204, "text/plain", Bytes::new(), &extra).await?;
-            }
-            Preflight::Refused(why) => {
-                log::info!(
-                    "cors preflight refused: route={} {why}",
-                    gw.route_name(route)
-                );
-                let reject = Reject::new(403, "cors_refused", &why);
-                reply::send_reject(session, &reject).await?;
-            }
-        }
-        Ok(true)
-    }
-
-    fn find_route(gw: &Gateway, session: &Session) -> Result<Found, Reject> {
-        let req = session.req_header();
-        let host = req
-            .headers
-            .get(http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .or_else(|| req.uri.host())
-            .unwrap_or("");
-        let raw = req.raw_path();
-        let path_end = raw.iter().position(|&b| b == b'?').unwrap_or(raw.len());
-        let path = std::str::from_utf8(&raw[..path_end])
-            .map_err(|_| Reject::bad_request("invalid_key", "path is not valid UTF-8"))?;
-        let (index, rest) = gw
-            .routes
-            .find(host, path)
-            .ok_or_else(|| Reject::new(404, "no_route", "no route serves this path"))?;
-        let rest_start = path.len() - rest.len();
-        let rest = std::str::from_utf8(&raw[rest_start..])
-            .map_err(|_| Reject::bad_request("invalid_key", "query is not valid UTF-8"))?;
-        Ok(Found {
-            index,
-            host: strip_port(host).to_ascii_lowercase(),
-            rest: rest.to_string(),
-        })
-    }
-
-    /// Plans the object operation of a `files` route, storing it in `ctx`.
-    fn plan_files(
-        &self,
-        session: &Session,
-        ctx: &mut RequestCtx,
-        found: &Found,
-    ) -> Result<(), Reject> {
-        let req = session.req_header();
-        let client = ClientRequest {
-            method: req.method.as_str(),
-            rest: found.rest.as_bytes(),
-            content_length: req
-                .headers
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()),
-            chunked: req.headers.contains_key(http::header::TRANSFER_ENCODING),
-        };
-        let route = &ctx.gw.config.routes[found.index];
-        ctx.object = Some(files::plan(route, &client)?);
-        Ok(())
-    }
-
-    /// The request phase of an S3 route.
-    async fn s3_request(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        found: &Found,
-    ) -> Result<bool> {
-        let gw = ctx.gw.clone();
-        if authorize::s3_sign_in(session, &gw, found.index).await? {
-            return Ok(true);
-        }
-        let request_id = ctx
-            .request_id
-            .clone()
-            .unwrap_or_else(s3::error::new_request_id);
-        let decision = s3::handle(
-            session,
-            &gw,
-            found.index,
-            &found.host,
-            &found.rest,
-            &request_id,
-            &mut ctx.limits,
-        )
-        .await;
-        ctx.request_id = Some(request_id);
-        match decision? {
-            s3::Decision::Forward(plan) => {
-                ctx.identity = Some(plan.identity.clone());
-                ctx.s3 = Some(plan);
-                Ok(false)
-            }
-            s3::Decision::Answered(identity) => {
-                ctx.identity = identity;
-                Ok(true)
-            }
-        }
-    }
-}
-
-/// CORS: when the route has a policy and the request (not a preflight) comes from an allowed
-/// `Origin`, every answer to it, ours or the upstream's, carries the CORS headers.
-fn cors_headers_for_answers(session: &mut Session, gw: &Gateway, route: usize) {
-    let Some(policy) = gw.cors[route].as_ref() else {
-        return;
-    };
-    let req = session.req_header();
-    if cors::preflight_origin(req).is_some() {
-        return;
-    }
-    let Some(headers) = cors::origin(req)
-        .filter(|o| policy.allows_origin(o))
-        .map(|o| policy.response_headers(o))
-    else {
-        return;
-    };
-    if let Some(module) = session.downstream_modules_ctx.get_mut::<CorsHeaders>() {
-        module.set(headers);
-    }
-}
-
-/// The upstream request of an S3 route: path, query, headers, body framing, signature.
-fn s3_upstream_request(plan: &S3Request, req: &mut RequestHeader, host: &str) -> Result<()> {
-    req.set_uri(upstream_uri(plan.upstream_path(), &plan.query)?);
-    header_policy::filter_s3_request(req);
-    if let Some(source) = &plan.copy_source {
-        req.insert_header("x-amz-copy-source", source.as_str())?;
-    }
-    plan.body.edit_headers(req)?;
-    req.insert_header("host", host)?;
-    plan.pool
-        .signer
-        .sign(req, &plan.body.payload_hash, SystemTime::now());
-    Ok(())
-}
-
-/// `path?query`, with the query normalized the way the signer canonicalizes it.
-fn upstream_uri(mut target: String, raw_query: &str) -> Result<http::Uri> {
-    let query = normalize_query(raw_query);
-    if !query.is_empty() {
-        target.push('?');
-        target.push_str(&query);
-    }
-    http::Uri::try_from(target)
-        .map_err(|e| Error::because(ErrorType::InternalError, "building upstream uri", e))
-}
-
-/// The response head that replaces an upstream error: only our status, body type and length.
-fn error_head(mapped: &MappedError) -> Result<ResponseHeader> {
-    let mut head = ResponseHeader::build(mapped.status, Some(4))?;
-    head.insert_header("content-type", "application/json")?;
-    head.insert_header("content-length", mapped.body.len().to_string())?;
-    head.insert_header("cache-control", "no-store")?;
-    if let Some(secs) = mapped.retry_after {
-        head.insert_header("retry-after", secs)?;
-    }
-    Ok(head)
 }

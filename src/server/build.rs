@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use pingora_core::connectors::http::Connector;
+use pingora_core::connectors::ConnectorOptions;
 use pingora_core::server::configuration::{Opt, ServerConf};
 use pingora_core::server::{RunArgs, Server};
 use pingora_core::services::background::background_service;
@@ -12,8 +14,8 @@ use crate::access;
 use crate::config::Config;
 use crate::gateway::live::Live;
 use crate::gateway::Gateway;
-use crate::request::health::DrainWatch;
 use crate::request::spine::Proxy;
+use crate::server::drain::DrainWatch;
 use crate::server::signals::Signals;
 use crate::upstream::Pools;
 
@@ -65,7 +67,12 @@ pub fn build(cfg: Config, flags: RunFlags, config_path: &Path) -> Result<Built, 
     let (pools, pool_services) = Pools::new(&cfg.upstreams);
     let endpoints = crate::server::listeners::Endpoints::build(&cfg.listeners)?;
     let metrics = cfg.metrics.clone();
-    let gateway = Arc::new(Gateway::new(cfg, pools, chains, keys));
+    // One connector for the internal S3 client, from the server's settings (keep-alive pool
+    // size), for the life of the process: every reloaded config hands it on.
+    let connector = Arc::new(Connector::new(Some(ConnectorOptions::from_server_conf(
+        &server.configuration,
+    ))));
+    let gateway = Arc::new(Gateway::new(cfg, pools, chains, keys, connector));
     let draining = gateway.draining.clone();
     let mut live = Live::new(gateway, config_path.to_path_buf());
     live.tls = endpoints.resolvers();

@@ -49,7 +49,7 @@ impl ServeHttp for MetricsApp {
                 Some(("allow", "GET, HEAD")),
             );
         }
-        let text = crate::observe::metrics::render(&self.live.current().pools);
+        let text = crate::observe::metrics::render(self.live.current().pools.health());
         let len = text.len();
         let body = if head { Vec::new() } else { text.into_bytes() };
         Response::builder()

@@ -2,6 +2,7 @@
 //! (drain, upgrade), config reloads and the metrics listener.
 
 pub mod build;
+pub mod drain;
 pub mod exposition;
 pub mod listeners;
 pub mod reload;

@@ -42,7 +42,8 @@ pub async fn reload(live: &Live) -> Result<(), String> {
     wait_for_resolution(&pools).await?;
     check_new_pools(&pools, &old.pools).await;
     crate::server::listeners::reload(&live.tls, &cfg.listeners)?;
-    let mut gateway = Gateway::new(cfg, pools, chains, keys);
+    let connector = old.client.connector().clone();
+    let mut gateway = Gateway::new(cfg, pools, chains, keys, connector);
     gateway.draining = old.draining.clone();
     live.replace(Arc::new(gateway));
     Ok(())

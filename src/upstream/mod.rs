@@ -2,6 +2,7 @@
 //! checks, passive ejection, load balancing and the retry rules.
 
 pub mod background;
+pub mod client;
 pub mod discovery;
 pub mod ejection;
 pub mod health_check;
@@ -9,4 +10,5 @@ pub mod pool;
 pub mod retry;
 pub mod selection;
 
-pub use pool::{Pool, Pools};
+pub use client::S3Client;
+pub use pool::{Pool, Pools, Target};

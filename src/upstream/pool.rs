@@ -218,6 +218,13 @@ pub struct Pools {
 }
 
 impl Pools {
+    /// Every pool's backends and their health, for the metrics exposition.
+    pub fn health(&self) -> Vec<(String, Vec<(String, bool)>)> {
+        (self.by_name.iter())
+            .map(|(name, pool)| (name.clone(), pool.backend_health()))
+            .collect()
+    }
+
     pub fn new(
         upstreams: &BTreeMap<String, Upstream>,
     ) -> (Pools, Vec<GenBackgroundService<PoolService>>) {

@@ -67,8 +67,8 @@ pub fn connect_failed(pool: &Pool, attempts: &mut Attempts, addr: &SocketAddr) -
 /// What a failure while proxying is judged on.
 pub struct ProxyFailure<'a> {
     pub method: &'a http::Method,
-    /// The request is on an S3 route (its body passes through a stateful filter).
-    pub s3_route: bool,
+    /// The body passes through a filter with state (aws-chunked decoding on `s3` routes).
+    pub filtered_body: bool,
     /// Pingora's retry buffer could not hold the whole body.
     pub body_truncated: bool,
     /// The upstream's response head arrived, or something was written to the client.
@@ -86,7 +86,7 @@ pub fn retry_allowed(f: &ProxyFailure, attempts: &Attempts, max_retries: usize) 
     if *m == Method::GET || *m == Method::HEAD || *m == Method::DELETE || *m == Method::OPTIONS {
         return true;
     }
-    *m == Method::PUT && !f.s3_route
+    *m == Method::PUT && !f.filtered_body
 }
 
 #[cfg(test)]
@@ -110,7 +110,7 @@ mod tests {
     fn failure(method: &Method) -> ProxyFailure<'_> {
         ProxyFailure {
             method,
-            s3_route: false,
+            filtered_body: false,
             body_truncated: false,
             response_started: false,
         }
@@ -144,13 +144,13 @@ mod tests {
         };
         assert!(!retry_allowed(&big, &a, 2), "a body past the retry buffer");
         let s3 = ProxyFailure {
-            s3_route: true,
+            filtered_body: true,
             ..failure(&put)
         };
         assert!(!retry_allowed(&s3, &a, 2), "an S3 upload body is filtered");
         let get = Method::GET;
         let s3_get = ProxyFailure {
-            s3_route: true,
+            filtered_body: true,
             ..failure(&get)
         };
         assert!(retry_allowed(&s3_get, &a, 2));

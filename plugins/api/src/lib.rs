@@ -6,10 +6,13 @@
 //! (`auth: [ {jwt: {...}}, {basic: {...}} ]`); bucketgate tries them in order.
 //!
 //! The pieces:
-//! - [`Plugin`], the trait: authenticate, answer a request itself, translate an API to S3;
+//! - [`Plugin`], the trait: authenticate, or answer a request itself (login pages, callbacks);
 //! - [`Identity`] and [`Grant`], what authentication yields and what policy checks;
-//! - [`Verdict`] and [`Rejection`], the outcomes;
-//! - [`S3Request`], [`ResponseTranslator`] and [`BodyTranslator`], the translation seam.
+//! - [`Verdict`] and [`Rejection`], the outcomes.
+//!
+//! Plugins authenticate; they do not speak APIs. Turning a client's API (files, S3, and the
+//! APIs to come) into S3 calls is the job of bucketgate's frontends, which also check the
+//! credentials that are part of their API (SigV4 on `frontend: s3`).
 
 mod cidr;
 mod grant;
@@ -17,13 +20,11 @@ mod log_url;
 #[cfg(feature = "redis")]
 pub mod redis_link;
 mod request;
-mod translate;
 
 pub use cidr::Cidr;
 pub use grant::{grants_from_claims, Grant, GrantTemplate, Operation, Operations};
 pub use log_url::without_userinfo;
 pub use request::RequestView;
-pub use translate::{BodyTranslator, ResponseHead, ResponseTranslator, S3Request};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -124,39 +125,6 @@ pub struct LocalResponse {
 /// [`Plugin::respond`] runs before authentication, for each plugin of the route; the first
 /// `Some` is sent as the whole response. An OIDC plugin answers its callback path here.
 ///
-/// # Translating an API to S3
-/// A frontend plugin turns a call of some existing API into one S3 operation, and the S3
-/// response back into that API's response, streaming. How the two APIs we must host map:
-///
-/// **AMO parcel storage.** `POST /api/v1/parcels` with a `multipart/form-data` body (fields
-/// `metadata` and `data`) becomes a `PUT` of one object:
-/// - [`Plugin::translate_request`] returns `S3Request { method: PUT, key:
-///   Some("<owner>/<new parcel id>"), headers: x-amz-meta-owner / x-amz-meta-metadata (from
-///   the query or headers the client sends), body_sha256: the upload hash the client declares }`.
-///   With a declared SHA-256 the upstream itself rejects a body that does not match, with no
-///   buffering.
-/// - [`Plugin::request_body_translator`] strips the multipart framing piece by piece, passing
-///   only the `data` part's bytes on; the upstream `Content-Length` is the request's length
-///   minus the framing, which [`S3Request::content_length`] declares once the client's
-///   `Content-Length` and the boundary (from `Content-Type`) are known.
-/// - The response translator turns the upstream's 200 into `201 {"id": ...}`.
-///
-/// A download, `GET /api/v1/parcels/<id>`, becomes `S3Request { method: GET, key:
-/// Some("<owner>/<id>") }`; [`ResponseTranslator::head`] sets `content-type:
-/// application/json` and drops `content-length` (the body grows), and
-/// [`ResponseTranslator::body`] emits `{"id":"..","owner":"..","metadata":{..},"data":"` before
-/// the first chunk, each chunk hex-encoded as it streams, and `"}` at the end: constant memory
-/// for any size.
-///
-/// **odrive Gateway.** `GET /v2/gateway_metadata_children/<id>` becomes `S3Request { method:
-/// GET, key: None, query: [("list-type","2"), ("prefix", "<decoded id>/"), ("delimiter","/")]
-/// }`, a ListObjectsV2 of the folder. The listing is small (1000 keys a page), so the response
-/// translator collects the XML and, at the end of the stream, emits the API's JSON:
-/// `CommonPrefixes` become folders, `Contents` files, `NextContinuationToken` the next page
-/// link.
-///
-/// Policy checks the translated operation: the key (or, for a listing, the prefix) that goes
-/// upstream, never the raw API path.
 #[async_trait]
 pub trait Plugin: Send + Sync {
     /// The name in logs and metrics: `jwt`, `basic`, ...
@@ -184,28 +152,6 @@ pub trait Plugin: Send + Sync {
 
     /// Answers the request without going upstream. Default: never.
     async fn respond(&self, _req: &RequestView) -> Option<LocalResponse> {
-        None
-    }
-
-    /// Turns an API call into one S3 operation. `Ok(None)`: not an API call of this plugin;
-    /// the route's own frontend handles it.
-    async fn translate_request(
-        &self,
-        _req: &RequestView,
-        _identity: Option<&Identity>,
-    ) -> Result<Option<S3Request>, Rejection> {
-        Ok(None)
-    }
-
-    /// A per-request transformer of the request body, for an API whose body is not the object
-    /// (multipart). Called only when [`Plugin::translate_request`] returned an operation.
-    fn request_body_translator(&self, _req: &RequestView) -> Option<Box<dyn BodyTranslator>> {
-        None
-    }
-
-    /// A per-request transformer of the upstream response. Called only when
-    /// [`Plugin::translate_request`] returned an operation.
-    fn response_translator(&self, _req: &RequestView) -> Option<Box<dyn ResponseTranslator>> {
         None
     }
 }

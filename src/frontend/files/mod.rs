@@ -6,8 +6,12 @@
 //! the declared body length. Only a short allowlist of query parameters survives, so a client
 //! cannot turn an object read into another S3 operation (`?acl`, `?tagging`, `?uploads`, ...).
 
+pub mod forward;
+
+pub use forward::Files;
+
 use crate::config::model::{Method, Route};
-use crate::reply::Reject;
+use crate::reply::Refusal;
 use crate::s3::key::{check_key, decode_key};
 
 /// Query parameters forwarded on GET and HEAD: S3's response-header overrides. (The S3
@@ -43,22 +47,22 @@ pub struct ClientRequest<'a> {
 }
 
 /// Plans the upstream object operation for a request on a `files` route, or says why not.
-pub fn plan(route: &Route, req: &ClientRequest) -> Result<ObjectRequest, Reject> {
+pub fn plan(route: &Route, req: &ClientRequest) -> Result<ObjectRequest, Refusal> {
     let method = allowed_method(route, req.method)?;
     let (raw_key, raw_query) = match req.rest.iter().position(|&b| b == b'?') {
         Some(i) => (&req.rest[..i], &req.rest[i + 1..]),
         None => (req.rest, &[][..]),
     };
     let raw_key = std::str::from_utf8(raw_key)
-        .map_err(|_| Reject::bad_request("invalid_key", "path is not valid UTF-8"))?;
+        .map_err(|_| Refusal::bad_request("invalid_key", "path is not valid UTF-8"))?;
     if raw_key.is_empty() {
-        return Err(Reject::bad_request(
+        return Err(Refusal::bad_request(
             "invalid_key",
             "the path names no object key",
         ));
     }
     let decoded = decode_key(raw_key, route.allow_encoded_slash)
-        .map_err(|e| Reject::bad_request("invalid_key", e.message()))?;
+        .map_err(|e| Refusal::bad_request("invalid_key", e.message()))?;
     let is_health_key = matches!(method, Method::Get | Method::Head)
         && route.health_key.as_deref() == Some(decoded.as_str());
     let mut key = decoded;
@@ -67,9 +71,9 @@ pub fn plan(route: &Route, req: &ClientRequest) -> Result<ObjectRequest, Reject>
             key = k;
         }
     }
-    check_key(&key).map_err(|e| Reject::bad_request("invalid_key", e.message()))?;
+    check_key(&key).map_err(|e| Refusal::bad_request("invalid_key", e.message()))?;
     let full = format!("{}{key}", route.key_prefix);
-    check_key(&full).map_err(|e| Reject::bad_request("invalid_key", e.message()))?;
+    check_key(&full).map_err(|e| Refusal::bad_request("invalid_key", e.message()))?;
     if method == Method::Put {
         check_body(route, req)?;
     }
@@ -86,7 +90,7 @@ pub fn plan(route: &Route, req: &ClientRequest) -> Result<ObjectRequest, Reject>
     })
 }
 
-fn allowed_method(route: &Route, method: &str) -> Result<Method, Reject> {
+fn allowed_method(route: &Route, method: &str) -> Result<Method, Refusal> {
     route
         .methods
         .iter()
@@ -94,15 +98,15 @@ fn allowed_method(route: &Route, method: &str) -> Result<Method, Reject> {
         .find(|m| m.as_str() == method)
         .ok_or_else(|| {
             let allow: Vec<&str> = route.methods.iter().map(|m| m.as_str()).collect();
-            Reject::method_not_allowed(&allow.join(", "))
+            Refusal::method_not_allowed(&allow.join(", "))
         })
 }
 
 /// A PUT must declare its length (S3 needs it, and it lets `max_body` answer before any byte
 /// is read).
-fn check_body(route: &Route, req: &ClientRequest) -> Result<(), Reject> {
+fn check_body(route: &Route, req: &ClientRequest) -> Result<(), Refusal> {
     if req.chunked || req.content_length.is_none() {
-        return Err(Reject::new(
+        return Err(Refusal::new(
             411,
             "length_required",
             "PUT needs a Content-Length header; chunked uploads without a length are not accepted",
@@ -113,10 +117,12 @@ fn check_body(route: &Route, req: &ClientRequest) -> Result<(), Reject> {
         .unwrap_or_default()
         .trim()
         .parse()
-        .map_err(|_| Reject::bad_request("bad_content_length", "Content-Length is not a number"))?;
+        .map_err(|_| {
+            Refusal::bad_request("bad_content_length", "Content-Length is not a number")
+        })?;
     if let Some(max) = route.max_body {
         if len > max.0 {
-            return Err(Reject::new(
+            return Err(Refusal::new(
                 413,
                 "payload_too_large",
                 &format!(

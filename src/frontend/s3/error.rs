@@ -4,12 +4,11 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use pingora_error::Result;
-use pingora_proxy::Session;
+use pingora_http::RequestHeader;
 
 use crate::frontend::s3::xml::{error_code_and_message, error_xml};
 use crate::frontend::upstream_errors::map_status;
-use crate::reply;
+use crate::reply::{Cause, Refusal, Reply};
 use crate::s3::chunked::ChunkError;
 use crate::s3::verify::S3AuthError;
 
@@ -83,6 +82,75 @@ impl S3Error {
     }
 }
 
+impl From<S3Error> for Refusal {
+    /// A refusal already in S3's terms: rendered with its own code.
+    fn from(e: S3Error) -> Refusal {
+        let mut refusal = Refusal::of(Cause::Api, e.status, e.code, &e.message);
+        refusal.log = e.log;
+        refusal
+    }
+}
+
+/// A refusal as an S3 client gets it: S3 XML with a code its SDK knows, `x-amz-request-id`,
+/// and the refusal's headers (`Retry-After`, `Allow`). An auth plugin's own answer (its sign-in
+/// challenge) stays the plugin's JSON.
+///
+/// | cause | status and code |
+/// |---|---|
+/// | the `s3` frontend's own | its status and code |
+/// | a rate limit | `503 SlowDown` |
+/// | no healthy backend in the pool | `503 ServiceUnavailable` |
+/// | upstream unreachable or broken | `502 InternalError` |
+/// | upstream timeout | `503 ServiceUnavailable` |
+/// | grants | `403 AccessDenied` |
+/// | bad input before planning | its status, S3's usual code for it |
+/// | bucketgate failed | `500 InternalError` |
+pub fn render(refusal: &Refusal, req: &RequestHeader, request_id: Option<&str>) -> Reply {
+    if refusal.cause == Cause::Plugin {
+        return refusal.json();
+    }
+    let err = match refusal.cause {
+        Cause::Api => S3Error::new(
+            refusal.status,
+            refusal.code.clone(),
+            refusal.message.clone(),
+        ),
+        Cause::Limited(_) => S3Error::new(503, "SlowDown", "Please reduce your request rate."),
+        Cause::NoBackend => S3Error::new(
+            503,
+            "ServiceUnavailable",
+            "No storage backend is available right now. Please try again.",
+        ),
+        Cause::Upstream => S3Error::new(
+            502,
+            "InternalError",
+            "The storage behind this gateway could not be reached. Please try again.",
+        ),
+        Cause::Timeout => S3Error::new(
+            503,
+            "ServiceUnavailable",
+            "The storage behind this gateway did not answer in time. Please try again.",
+        ),
+        Cause::Denied => S3Error::new(403, "AccessDenied", "Access Denied"),
+        Cause::Input => S3Error::new(
+            refusal.status,
+            status_code_name(refusal.status),
+            refusal.message.clone(),
+        ),
+        Cause::Internal | Cause::Plugin => S3Error::internal("refused by the gateway"),
+    };
+    let request_id = request_id.map_or_else(new_request_id, str::to_owned);
+    let body = err.body(req.uri.path(), &request_id);
+    let mut headers = vec![(Cow::Borrowed("x-amz-request-id"), request_id)];
+    headers.extend(refusal.headers.iter().cloned());
+    Reply {
+        status: err.status,
+        content_type: "application/xml",
+        body,
+        headers,
+    }
+}
+
 impl From<S3AuthError> for S3Error {
     fn from(e: S3AuthError) -> S3Error {
         S3Error::new(e.http_status(), e.code(), e.message())
@@ -141,25 +209,6 @@ fn status_code_name(status: u16) -> &'static str {
         405 => "MethodNotAllowed",
         _ => "InvalidRequest",
     }
-}
-
-/// Writes `err` as the whole response. Safe only before any response byte was sent.
-pub async fn send(session: &mut Session, err: &S3Error, request_id: &str) -> Result<()> {
-    let resource = resource(session);
-    let body = err.body(&resource, request_id);
-    reply::send(
-        session,
-        err.status,
-        "application/xml",
-        body,
-        &[("x-amz-request-id", request_id)],
-    )
-    .await
-}
-
-/// The client's request path, for `<Resource>`.
-pub fn resource(session: &Session) -> String {
-    session.req_header().uri.path().to_string()
 }
 
 /// A request id for `x-amz-request-id` and `<RequestId>`: 16 random hex digits.

@@ -11,12 +11,15 @@
 //! - [`multi_delete`]: DeleteObjects, checked key by key;
 //! - [`response`]: listings filtered to the grants, errors as S3 XML;
 //! - [`markers`]: listing markers sealed, so they never name a key outside the grants;
-//! - [`error`]: S3 XML errors.
+//! - [`error`]: S3 XML errors, and every refusal rendered as one;
+//! - [`forward`]: one S3 call through the proxy phases;
+//! - [`xml`]: the S3 XML documents bucketgate reads and writes.
 
 pub mod address;
 pub mod body;
 pub mod buckets;
 pub mod error;
+pub mod forward;
 pub mod markers;
 pub mod multi_delete;
 pub mod operation;
@@ -24,170 +27,178 @@ pub mod plan;
 pub mod response;
 pub mod xml;
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use async_trait::async_trait;
 use bucketgate_plugin::Identity;
 use bytes::Bytes;
 use pingora_error::Result;
+use pingora_http::RequestHeader;
 use pingora_proxy::Session;
 
 pub use buckets::S3Route;
 pub use error::S3Error;
 pub use plan::S3Request;
 
-use crate::gateway::Gateway;
-use crate::limit::Admission;
-use crate::reply;
+use crate::access::access_keys::AccessKeyStore;
+use crate::access::authorize::{self, show, Decision};
+use crate::access::chain::Chain;
+use crate::frontend::{Exchange, Frontend, Step};
+use crate::reply::{Refusal, Reply};
+use crate::s3::verify::carries_credentials;
+use markers::MarkerSealer;
 
-/// What the request phase decided.
-pub enum Decision {
-    /// Go upstream with this plan.
-    Forward(Box<S3Request>),
-    /// The client has its answer; the identity (if verified) is for the log.
-    Answered(Option<Identity>),
+/// An `s3` route: its buckets, the access keys it accepts, and the sealer of its listing
+/// markers.
+pub struct S3 {
+    route: S3Route,
+    keys: Arc<AccessKeyStore>,
+    markers: Arc<MarkerSealer>,
 }
 
-/// Plans a request on S3 route `route`, answering it locally when that is the whole job
-/// (errors, ListBuckets, GetBucketLocation, DeleteObjects).
-pub async fn handle(
-    session: &mut Session,
-    gateway: &Gateway,
-    route: usize,
-    host: &str,
-    rest: &str,
-    request_id: &str,
-    adm: &mut Admission,
-) -> Result<Decision> {
-    let Some(s3_route) = gateway.s3_routes[route].as_ref() else {
-        return Err(pingora_error::Error::explain(
-            pingora_error::ErrorType::InternalError,
-            "S3 route without its bucket table",
-        ));
-    };
-    let incoming = plan::Incoming {
-        req: session.req_header(),
-        host,
-        rest,
-    };
-    let planned = plan::plan(
-        &incoming,
-        s3_route,
-        &gateway.keys,
-        &gateway.markers,
-        SystemTime::now(),
-    );
-    crate::observe::auth::s3(session.req_header(), &planned);
-    if let Ok(verified) = &planned {
-        // Verified: the attempt counted before auth goes back before any answer, and the
-        // per-identity limit applies to every operation, the ones answered here included.
-        adm.settle_attempt().await;
-        let identity = verified.identity();
-        if let Some(refusal) = gateway
-            .limits
-            .after_auth(route, &identity.subject, adm)
-            .await
-        {
-            let identity = identity.clone();
-            crate::limit::answer::send(session, gateway, route, &refusal, Some(request_id)).await?;
-            return Ok(Decision::Answered(Some(identity)));
+impl S3 {
+    pub fn new(route: S3Route, keys: Arc<AccessKeyStore>, markers: Arc<MarkerSealer>) -> S3 {
+        S3 {
+            route,
+            keys,
+            markers,
         }
     }
-    match planned {
-        Ok(plan::Planned::Forward(request)) => Ok(Decision::Forward(request)),
-        Ok(plan::Planned::Answer { identity, body }) => {
-            send_xml(session, 200, body, request_id).await?;
-            Ok(Decision::Answered(Some(identity)))
-        }
-        Ok(plan::Planned::DeleteObjects(request)) => {
-            match multi_delete::handle(session, &request, &gateway.connector).await? {
-                multi_delete::Outcome::Done { status, body } => {
-                    send_xml(session, status, body, request_id).await?;
-                }
-                multi_delete::Outcome::Refused(err) => {
-                    refuse(
-                        session,
-                        gateway,
-                        route,
-                        &err,
-                        Some(&request.identity),
-                        request_id,
-                        adm,
-                    )
-                    .await?;
-                }
+}
+
+#[async_trait]
+impl Frontend for S3 {
+    fn request_id(&self) -> Option<String> {
+        Some(error::new_request_id())
+    }
+
+    /// Only requests with S3 credentials are attempts (SigV4 headers or a presigned query).
+    fn carries_credentials(&self, req: &RequestHeader, _chain: &Chain) -> bool {
+        carries_credentials(req)
+    }
+
+    /// A request without S3 credentials may be for one of the route's sign-in plugins first;
+    /// then SigV4, the grants and the per-identity limit; then ListBuckets and
+    /// GetBucketLocation are answered here, DeleteObjects is driven, and the rest forwarded.
+    async fn request(&self, session: &mut Session, ex: &mut Exchange<'_>) -> Result<Step> {
+        if !carries_credentials(session.req_header()) {
+            match authorize::sign_in(session, &ex.gate()).await {
+                Some(Decision::Respond(resp)) => return Ok(Step::Plugin(resp)),
+                Some(Decision::Refused(refusal, _)) => return Ok(Step::Refuse(refusal)),
+                Some(Decision::Proceed(_)) | None => {}
             }
-            Ok(Decision::Answered(Some(request.identity)))
         }
-        Err(refusal) => {
-            let plan::Refusal { error, identity } = *refusal;
-            refuse(
-                session,
-                gateway,
-                route,
-                &error,
-                identity.as_ref(),
-                request_id,
-                adm,
-            )
-            .await?;
-            Ok(Decision::Answered(identity))
+        let request_id = ex
+            .request_id
+            .map_or_else(error::new_request_id, str::to_owned);
+        let incoming = plan::Incoming {
+            req: session.req_header(),
+            host: ex.host,
+            rest: ex.rest,
+        };
+        let planned = plan::plan(
+            &incoming,
+            &self.route,
+            &self.keys,
+            &self.markers,
+            SystemTime::now(),
+        );
+        crate::observe::auth::s3(session.req_header(), plan::verified_identity(&planned));
+        if let Ok(verified) = &planned {
+            // Verified: the attempt counted before auth goes back before any answer, and the
+            // per-identity limit applies to every operation, the ones answered here included.
+            ex.admission.settle_attempt().await;
+            let identity = verified.identity();
+            if let Some(refusal) = ex.check_identity(&identity.subject).await {
+                ex.identity = Some(identity.clone());
+                return Ok(Step::Refuse(refusal));
+            }
         }
+        match planned {
+            Ok(plan::Planned::Forward(request)) => {
+                ex.identity = Some(request.identity.clone());
+                let forward = forward::S3Forward::new(request, self.markers.clone(), request_id);
+                Ok(Step::Forward(Box::new(forward)))
+            }
+            Ok(plan::Planned::Answer { identity, body }) => {
+                ex.identity = Some(identity);
+                Ok(Step::Reply(xml_reply(200, body, request_id)))
+            }
+            Ok(plan::Planned::DeleteObjects(request)) => {
+                ex.identity = Some(request.identity.clone());
+                let drive = multi_delete::DeleteObjects::new(request, request_id, ex.route_name);
+                Ok(Step::Drive(Box::new(drive)))
+            }
+            Err(refusal) => {
+                let plan::Refusal { error, identity } = *refusal;
+                refused(session, ex, &error, identity.as_ref()).await;
+                ex.identity = identity;
+                Ok(Step::Refuse(Refusal::from(error)))
+            }
+        }
+    }
+
+    fn render(&self, refusal: &Refusal, req: &RequestHeader, request_id: Option<&str>) -> Reply {
+        error::render(refusal, req, request_id)
     }
 }
 
-/// Logs and sends an S3 error.
-async fn refuse(
-    session: &mut Session,
-    gateway: &Gateway,
-    route: usize,
+/// Logs a refusal of planning; a 403 with no verified caller is a failed attempt, counted
+/// against the client's address.
+async fn refused(
+    session: &Session,
+    ex: &mut Exchange<'_>,
     err: &S3Error,
     identity: Option<&Identity>,
-    request_id: &str,
-    adm: &mut Admission,
-) -> Result<()> {
-    let client = gateway.limits.client_ip(session);
-    let who = identity.map_or("-", |i| i.subject.as_str());
-    let why = err.log.as_deref().unwrap_or("");
+) {
     if err.status == 403 && identity.is_none() {
+        let client = ex.limits.client_ip(session);
         let failures = match client {
             Some(ip) => {
-                let pending = crate::s3::verify::carries_credentials(session.req_header());
-                crate::access::failures::record(&gateway.limits, ip, pending).await
+                let pending = carries_credentials(session.req_header());
+                crate::access::failures::record(ex.limits, ip, pending).await
             }
             None => 0,
         };
-        adm.settle_attempt().await;
+        ex.admission.settle_attempt().await;
         log::warn!(
-            "s3 auth rejected: route={} client={} failures={failures} {}: {why}",
-            gateway.route_name(route),
-            crate::access::authorize::show(client),
-            err.code
+            "s3 auth rejected: route={} client={} failures={failures} {}: {}",
+            ex.route_name,
+            show(client),
+            err.code,
+            err.log.as_deref().unwrap_or("")
         );
-    } else if err.status >= 500 && err.status != 501 {
+        return;
+    }
+    log_refusal(ex.route_name, err, identity);
+}
+
+/// The log line of a refusal to a known caller, or of a failure.
+pub(crate) fn log_refusal(route_name: &str, err: &S3Error, identity: Option<&Identity>) {
+    let who = identity.map_or("-", |i| i.subject.as_str());
+    let why = err.log.as_deref().unwrap_or("");
+    if err.status >= 500 && err.status != 501 {
         log::error!(
-            "s3 request failed: route={} user={who} {} {}: {why}",
-            gateway.route_name(route),
+            "s3 request failed: route={route_name} user={who} {} {}: {why}",
             err.status,
             err.code
         );
     } else {
         log::info!(
-            "s3 request refused: route={} user={who} {} {}: {why}",
-            gateway.route_name(route),
+            "s3 request refused: route={route_name} user={who} {} {}: {why}",
             err.status,
             err.code
         );
     }
-    error::send(session, err, request_id).await
 }
 
-async fn send_xml(session: &mut Session, status: u16, body: Bytes, request_id: &str) -> Result<()> {
-    reply::send(
-        session,
+/// An S3 XML answer with the request's id.
+fn xml_reply(status: u16, body: Bytes, request_id: String) -> Reply {
+    Reply {
         status,
-        "application/xml",
+        content_type: "application/xml",
         body,
-        &[("x-amz-request-id", request_id)],
-    )
-    .await
+        headers: vec![("x-amz-request-id".into(), request_id)],
+    }
 }

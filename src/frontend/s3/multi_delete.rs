@@ -1,104 +1,145 @@
 //! DeleteObjects (`POST /bucket?delete`): the keys are in the body, so the grants can only be
 //! checked once it is read. bucketgate reads the (small, capped) body itself, checks its
-//! integrity and every key, rebuilds it with the upstream keys, and sends it upstream with its
-//! own connection. A single key outside the grants refuses the whole request, so nothing is
-//! deleted: all or nothing, never a partial delete the caller did not expect.
+//! integrity and every key, rebuilds it with the upstream keys, and sends it upstream through
+//! the internal S3 client (retries on another backend, the upstream log, the grant guard again). A single key outside
+//! the grants refuses the whole request, so nothing is deleted: all or nothing, never a partial delete the caller did not expect.
 
-use std::time::SystemTime;
-
+use async_trait::async_trait;
 use base64::Engine as _;
 use bucketgate_plugin::Operation;
 use bytes::{Bytes, BytesMut};
 use md5::Digest as _;
-use pingora_core::connectors::http::Connector;
-use pingora_error::{Error, ErrorType, Result};
+use pingora_error::Result;
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::Session;
 use sha2::{Digest as _, Sha256};
 
 use super::error::S3Error;
+use super::log_refusal;
 use super::plan::{header_str, S3Request};
 use crate::access::policy;
 use crate::frontend::s3::xml::{self, parse_delete};
+use crate::frontend::Drive;
+use crate::reply::{self, Refusal};
 use crate::s3::key::check_key;
-use crate::s3::normalize_query;
+use crate::upstream::client::{ClientError, Guard};
+use crate::upstream::S3Client;
 
 /// Largest DeleteObjects body read: 1000 keys of 1024 bytes, escaped, with room to spare.
 const MAX_BODY: usize = 2 << 20;
-/// Largest upstream DeleteResult kept.
-const MAX_RESULT: usize = 8 << 20;
-
-/// The outcome, for the caller to send: a status and XML body, or an S3 error.
-pub enum Outcome {
-    Done { status: u16, body: Bytes },
-    Refused(S3Error),
+/// Why a DeleteObjects gets no DeleteResult.
+enum Failed {
+    /// Refused in S3's terms (bad body, a key outside the grants, an upstream S3 error).
+    S3(S3Error),
+    /// The upstream gave no answer.
+    Upstream(ClientError),
 }
 
-pub async fn handle(
-    session: &mut Session,
-    plan: &S3Request,
-    connector: &Connector,
-) -> Result<Outcome> {
-    let body = match read_body(session).await? {
-        Ok(b) => b,
-        Err(e) => return Ok(Outcome::Refused(e)),
-    };
-    if let Err(e) = check_integrity(session.req_header(), &plan.body.payload_hash, &body) {
-        return Ok(Outcome::Refused(e));
+/// A DeleteObjects request, driven with the internal S3 client once its body is read.
+pub struct DeleteObjects {
+    plan: Box<S3Request>,
+    request_id: String,
+    route_name: String,
+}
+
+impl DeleteObjects {
+    pub fn new(plan: Box<S3Request>, request_id: String, route_name: &str) -> DeleteObjects {
+        DeleteObjects {
+            plan,
+            request_id,
+            route_name: route_name.to_string(),
+        }
     }
-    let request = match parse_delete(&body) {
-        Ok(r) => r,
-        Err(why) => {
-            return Ok(Outcome::Refused(
-                S3Error::new(
-                    400,
-                    "MalformedXML",
-                    "The XML you provided was not well-formed or did not validate against our \
+}
+
+#[async_trait]
+impl Drive for DeleteObjects {
+    async fn run(
+        self: Box<Self>,
+        session: &mut Session,
+        client: &S3Client,
+    ) -> Result<std::result::Result<(), Refusal>> {
+        match self.delete(session, client).await? {
+            Ok(body) => {
+                let request_id = [("x-amz-request-id", self.request_id.as_str())];
+                reply::send(session, 200, "application/xml", body, &request_id).await?;
+                Ok(Ok(()))
+            }
+            Err(Failed::S3(err)) => {
+                log_refusal(&self.route_name, &err, Some(&self.plan.identity));
+                Ok(Err(Refusal::from(err)))
+            }
+            Err(Failed::Upstream(e)) => {
+                log::warn!("DeleteObjects upstream {} failed: {e}", self.plan.pool.name);
+                Ok(Err(Refusal::from_client_error(&e)))
+            }
+        }
+    }
+}
+
+impl DeleteObjects {
+    /// The client's DeleteResult, or why not.
+    async fn delete(
+        &self,
+        session: &mut Session,
+        client: &S3Client,
+    ) -> Result<std::result::Result<Bytes, Failed>> {
+        let plan = &self.plan;
+        let body = match read_body(session).await? {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(Failed::S3(e))),
+        };
+        if let Err(e) = check_integrity(session.req_header(), &plan.body.payload_hash, &body) {
+            return Ok(Err(Failed::S3(e)));
+        }
+        let request =
+            match parse_delete(&body) {
+                Ok(r) => r,
+                Err(why) => return Ok(Err(Failed::S3(
+                    S3Error::new(
+                        400,
+                        "MalformedXML",
+                        "The XML you provided was not well-formed or did not validate against our \
                  published schema.",
-                )
-                .logged(why),
-            ))
+                    )
+                    .logged(why),
+                ))),
+            };
+        let mut upstream_keys = Vec::with_capacity(request.objects.len());
+        for entry in &request.objects {
+            let full = format!("{}{}", plan.key_prefix, entry.key);
+            if check_key(&full).is_err()
+                || !policy::allows(&plan.identity, Operation::Delete, &plan.bucket, &full)
+            {
+                return Ok(Err(Failed::S3(S3Error::access_denied(format!(
+                    "DeleteObjects refused as a whole: {} may not delete {:?} in {}",
+                    plan.identity.subject, full, plan.bucket
+                )))));
+            }
+            upstream_keys.push((full, entry.version_id.clone()));
         }
-    };
-    let mut upstream_keys = Vec::with_capacity(request.objects.len());
-    for entry in &request.objects {
-        let full = format!("{}{}", plan.key_prefix, entry.key);
-        if check_key(&full).is_err()
-            || !policy::allows(&plan.identity, Operation::Delete, &plan.bucket, &full)
-        {
-            return Ok(Outcome::Refused(S3Error::access_denied(format!(
-                "DeleteObjects refused as a whole: {} may not delete {:?} in {}",
-                plan.identity.subject, full, plan.bucket
-            ))));
+        let upstream_body = Bytes::from(xml::delete_body_xml(request.quiet, &upstream_keys));
+        let md5 = content_md5(&upstream_body);
+        let keys: Vec<&str> = upstream_keys.iter().map(|(k, _)| k.as_str()).collect();
+        let guard = Guard::Caller(&plan.identity);
+        let bucket = client.bucket(&plan.pool, &plan.bucket, guard, &self.route_name);
+        let answer = match bucket.delete_objects_raw(&keys, upstream_body, md5).await {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(Failed::Upstream(e))),
+        };
+        if answer.status != 200 {
+            let err = super::error::from_upstream(answer.status, &answer.body).logged(format!(
+                "upstream answered {} to DeleteObjects",
+                answer.status
+            ));
+            return Ok(Err(Failed::S3(err)));
         }
-        upstream_keys.push((full, entry.version_id.clone()));
-    }
-    let upstream_body = Bytes::from(xml::delete_body_xml(request.quiet, &upstream_keys));
-    let (status, result) = match send_upstream(plan, upstream_body, connector).await {
-        Ok(r) => r,
-        Err(e) => {
-            log::warn!("DeleteObjects upstream {} failed: {e}", plan.pool.name);
-            return Ok(Outcome::Refused(S3Error::new(
-                502,
-                "InternalError",
-                "the storage could not be reached",
-            )));
+        match xml::rewrite_result(&answer.body, &plan.key_prefix, &plan.client_bucket) {
+            Ok(body) => Ok(Ok(Bytes::from(body))),
+            Err(why) => Ok(Err(Failed::S3(S3Error::internal(format!(
+                "unreadable DeleteResult from upstream: {why}"
+            ))))),
         }
-    };
-    if status != 200 {
-        return Ok(Outcome::Refused(
-            super::error::from_upstream(status, &result)
-                .logged(format!("upstream answered {status} to DeleteObjects")),
-        ));
-    }
-    match xml::rewrite_result(&result, &plan.key_prefix, &plan.client_bucket) {
-        Ok(body) => Ok(Outcome::Done {
-            status: 200,
-            body: Bytes::from(body),
-        }),
-        Err(why) => Ok(Outcome::Refused(S3Error::internal(format!(
-            "unreadable DeleteResult from upstream: {why}"
-        )))),
     }
 }
 
@@ -150,46 +191,6 @@ fn check_integrity(
         }
     }
     Ok(())
-}
-
-/// POSTs the rebuilt body upstream on a connection of our own; the status and (capped) body.
-async fn send_upstream(
-    plan: &S3Request,
-    body: Bytes,
-    connector: &Connector,
-) -> Result<(u16, Bytes)> {
-    let target = plan
-        .pool
-        .pick(&plan.bucket)
-        .ok_or_else(|| Error::explain(ErrorType::ConnectNoRoute, "no healthy backend"))?;
-    let path = format!("{}?{}", plan.upstream_path(), normalize_query("delete"));
-    let mut req = RequestHeader::build("POST", path.as_bytes(), Some(6))?;
-    req.insert_header("host", target.host.as_str())?;
-    req.insert_header("content-type", "application/xml")?;
-    req.insert_header("content-length", body.len().to_string())?;
-    req.insert_header("content-md5", content_md5(&body))?;
-    let hash = hex::encode(Sha256::digest(&body));
-    plan.pool.signer.sign(&mut req, &hash, SystemTime::now());
-    let (mut http, _reused) = connector.get_http_session(&*target.peer).await?;
-    http.write_request_header(Box::new(req)).await?;
-    http.write_request_body(body, true).await?;
-    http.finish_request_body().await?;
-    http.read_response_header().await?;
-    let status = http.response_header().map_or(502, |h| h.status.as_u16());
-    let mut out = BytesMut::new();
-    while let Some(piece) = http.read_response_body().await? {
-        if out.len() + piece.len() > MAX_RESULT {
-            return Err(Error::explain(
-                ErrorType::InvalidHTTPHeader,
-                "DeleteResult too large",
-            ));
-        }
-        out.extend_from_slice(&piece);
-    }
-    connector
-        .release_http_session(http, &*target.peer, None)
-        .await;
-    Ok((status, out.freeze()))
 }
 
 /// `Content-MD5`: the base64 of the body's MD5.

@@ -472,6 +472,16 @@ pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Who the signature verified as, whatever was then decided.
+pub fn verified_identity(planned: &Result<Planned, Box<Refusal>>) -> Option<&Identity> {
+    match planned {
+        Ok(Planned::Forward(r)) => Some(&r.identity),
+        Ok(Planned::Answer { identity, .. }) => Some(identity),
+        Ok(Planned::DeleteObjects(r)) => Some(&r.identity),
+        Err(refusal) => refusal.identity.as_ref(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
