@@ -11,4 +11,4 @@ pub mod minter;
 pub mod policy;
 pub mod view;
 
-pub use chain::{Chain, Outcome};
+pub use chain::Chain;

@@ -33,6 +33,9 @@ pub struct Exchange<'a> {
     pub request_id: Option<&'a str>,
     /// Who the caller turned out to be, for the access log: set by the frontend.
     pub identity: Option<Identity>,
+    /// The object key for the access log when the request is answered here (a forwarded call
+    /// names its own, [`super::Forward::log_key`]).
+    pub key: Option<String>,
 }
 
 impl<'a> Exchange<'a> {

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use pingora_limits::inflight::Guard;
 use pingora_proxy::Session;
 
+pub use crate::config::limits::Window;
 use crate::config::limits::{LimitRule, LimitsConfig};
-pub use crate::config::limits::{Window, MAX_WINDOW};
 use crate::config::Config;
 use bucketgate_plugin::Cidr;
 use shared::{Op, Shared};

@@ -25,6 +25,8 @@ pub struct RequestCtx {
     pub request_id: Option<String>,
     /// Who the caller is, once the frontend knows.
     pub identity: Option<Identity>,
+    /// The object key for the access log, when the frontend answered without forwarding.
+    pub key: Option<String>,
     /// The call on its way upstream, when the frontend forwards.
     pub forward: Option<Box<dyn Forward>>,
     /// Why the frontend aborted the call mid-body (a forged chunk, a bad checksum).
@@ -37,7 +39,7 @@ pub struct RequestCtx {
     /// The upstream request, for `server.upstream_log` (None when that is off).
     pub upstream_call: Option<upstream_log::Call>,
     /// Counts the request in `bucketgate_requests_in_flight` while it lives.
-    pub in_flight: InFlight,
+    pub _in_flight: InFlight,
     /// The upstream attempts so far, for retries and backend selection.
     pub attempts: Attempts,
     /// Rate limits: the client address, and this request's places in the concurrency counts
@@ -53,13 +55,14 @@ impl RequestCtx {
             route: None,
             request_id: None,
             identity: None,
+            key: None,
             forward: None,
             refusal: None,
             upstream_host: None,
             upstream_start: None,
             upstream_time: None,
             upstream_call: None,
-            in_flight: InFlight::start(),
+            _in_flight: InFlight::start(),
             attempts: Attempts::default(),
             limits: Admission::default(),
         }
@@ -77,6 +80,7 @@ impl RequestCtx {
             user: self.identity.as_ref().map_or("-", |i| i.subject.as_str()),
             key: (self.forward.as_ref())
                 .and_then(|f| f.log_key())
+                .or(self.key.as_deref())
                 .unwrap_or("-"),
             request_id: self.request_id.as_deref(),
             start: self.start,

@@ -105,9 +105,11 @@ impl ProxyHttp for Proxy {
             rest: &found.rest,
             request_id: ctx.request_id.as_deref(),
             identity: None,
+            key: None,
         };
         let step = r.frontend.request(session, &mut ex).await;
         ctx.identity = ex.identity.take();
+        ctx.key = ex.key.take();
         match step? {
             Step::Forward(forward) => {
                 ctx.forward = Some(forward);

@@ -3,6 +3,7 @@
 
 pub mod chunked;
 pub mod key;
+pub mod results;
 pub mod sealed;
 pub mod sign;
 pub mod verify;

@@ -76,6 +76,7 @@ impl Frontend for Files {
                 };
                 ex.identity = identity;
                 if let Some(refusal) = limited {
+                    ex.key = Some(obj.key);
                     return Ok(Step::Refuse(refusal));
                 }
                 Ok(Step::Forward(Box::new(FilesForward {
@@ -84,9 +85,13 @@ impl Frontend for Files {
                     error: None,
                 })))
             }
-            Decision::Respond(resp) => Ok(Step::Plugin(resp)),
+            Decision::Respond(resp) => {
+                ex.key = Some(obj.key);
+                Ok(Step::Plugin(resp))
+            }
             Decision::Refused(refusal, identity) => {
                 ex.identity = identity;
+                ex.key = Some(obj.key);
                 Ok(Step::Refuse(refusal))
             }
         }

@@ -15,10 +15,13 @@
 //!   before a request is signed, so a driven recursive operation cannot leave them.
 //!
 //! [`Bucket`] is the handle frontends use: one pool, one upstream bucket, one guard. The typed
-//! S3 operations on it are in [`ops`].
+//! S3 operations on it are in [`ops`], the streamed download in [`download`], and the streamed
+//! and multipart uploads in [`upload`].
 
+pub mod download;
 pub mod guard;
 pub mod ops;
+pub mod upload;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -48,7 +51,8 @@ pub struct S3Client {
     log: Option<Arc<UpstreamLog>>,
 }
 
-/// Why a call got no S3 answer (an S3 error answer is a [`Response`] with its status).
+/// Why a call got no S3 answer ([`Bucket::send`] gives an S3 error answer as a [`Response`]
+/// with its status; the typed operations turn it into [`ClientError::Status`]).
 #[derive(Debug)]
 pub enum ClientError {
     /// The guard refused a key: the caller's grants do not cover it. Nothing was sent.
@@ -59,6 +63,18 @@ pub enum ClientError {
     Failed(Box<Error>),
     /// The answer is larger than the call accepts.
     TooLarge(&'static str),
+    /// S3 answered with an error, or with a status the operation does not expect; `code` and
+    /// `message` come from its error document (empty when it had none, as for a HEAD).
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The body source of an upload failed, or gave another length than announced. Nothing
+    /// was stored (a multipart upload was aborted).
+    Source(Box<Error>),
+    /// The upstream's answer could not be understood (malformed XML, a missing field).
+    Malformed(String),
 }
 
 impl std::fmt::Display for ClientError {
@@ -68,6 +84,13 @@ impl std::fmt::Display for ClientError {
             ClientError::NoBackend(pool) => write!(f, "upstream {pool}: no healthy backend"),
             ClientError::Failed(e) => write!(f, "{e}"),
             ClientError::TooLarge(what) => write!(f, "{what} is larger than accepted"),
+            ClientError::Status {
+                status,
+                code,
+                message,
+            } => write!(f, "S3 answered {status} {code}: {message}"),
+            ClientError::Source(e) => write!(f, "the upload's body failed: {e}"),
+            ClientError::Malformed(why) => write!(f, "malformed S3 answer: {why}"),
         }
     }
 }
@@ -204,38 +227,17 @@ impl Bucket<'_> {
     }
 
     async fn send_inner(&self, call: &Call<'_>, max_body: usize) -> Result<Response, ClientError> {
-        for touch in &call.touches {
-            self.guard
-                .check(self.bucket, touch)
-                .map_err(ClientError::Denied)?;
-        }
+        self.check_guard(call)?;
+        let hash = payload_hash(&call.body);
         let mut attempts = Attempts::default();
         loop {
-            attempts.count += 1;
-            let target = self.pick(call.key, &attempts)?;
-            let addr = target.peer._address.clone();
-            let req = self.request_head(call, &target, payload_hash(&call.body))?;
-            let mut log = self.client.log.as_ref().map(|_| LogCall::to(&target.peer));
-            if let Some(l) = log.as_mut() {
-                l.request(&req);
-            }
-            let started = Instant::now();
-            let (mut http, reused) =
-                match self.client.connector.get_http_session(&*target.peer).await {
-                    Ok(session) => session,
-                    Err(e) => {
-                        let retry = connect_failed(self.pool, &mut attempts, &addr);
-                        if let Some(mut l) = log {
-                            l.connect_failed(call.method.as_str());
-                            self.log_attempt(&l, started, Some(0), 0, Some(&e), retry);
-                        }
-                        if retry {
-                            continue;
-                        }
-                        return Err(ClientError::Failed(e));
-                    }
-                };
-            self.pool.ejection.record_connected(&addr, reused);
+            let Opened {
+                mut http,
+                target,
+                req,
+                log,
+                started,
+            } = self.open(call, &hash, &mut attempts).await?;
             let sent = call.body.len();
             match exchange(&mut http, req, call.body.clone(), max_body).await {
                 Ok((head, body)) => {
@@ -252,10 +254,7 @@ impl Bucket<'_> {
                 }
                 Err(Exchange::TooLarge) => return Err(ClientError::TooLarge("the S3 answer")),
                 Err(Exchange::Failed(e)) => {
-                    attempts.failed(&addr);
-                    let retry = call.idempotent
-                        && attempts.may_retry(self.pool.max_retries)
-                        && self.pool.has_untried_healthy(&attempts.failed);
+                    let retry = self.failed_after_connect(call.idempotent, &target, &mut attempts);
                     if let Some(l) = log {
                         self.log_attempt(&l, started, Some(sent), 0, Some(&e), retry);
                     }
@@ -266,6 +265,77 @@ impl Bucket<'_> {
                 }
             }
         }
+    }
+
+    /// Every key `call` touches, held to the guard.
+    fn check_guard(&self, call: &Call<'_>) -> Result<(), ClientError> {
+        for touch in &call.touches {
+            self.guard
+                .check(self.bucket, touch)
+                .map_err(ClientError::Denied)?;
+        }
+        Ok(())
+    }
+
+    /// The next attempt of `call`: picks a backend this call has not failed on, signs the
+    /// request head for it (with `payload_hash`) and connects. A failed connect counts towards
+    /// passive ejection, gets its log line, and is retried on another backend while the pool
+    /// allows.
+    async fn open(
+        &self,
+        call: &Call<'_>,
+        payload_hash: &str,
+        attempts: &mut Attempts,
+    ) -> Result<Opened, ClientError> {
+        loop {
+            attempts.count += 1;
+            let target = self.pick(call.key, attempts)?;
+            let req = self.request_head(call, &target, payload_hash.to_owned())?;
+            let mut log = self.client.log.as_ref().map(|_| LogCall::to(&target.peer));
+            if let Some(l) = log.as_mut() {
+                l.request(&req);
+            }
+            let started = Instant::now();
+            match self.client.connector.get_http_session(&*target.peer).await {
+                Ok((http, reused)) => {
+                    self.pool
+                        .ejection
+                        .record_connected(&target.peer._address, reused);
+                    return Ok(Opened {
+                        http,
+                        target,
+                        req,
+                        log,
+                        started,
+                    });
+                }
+                Err(e) => {
+                    let retry = connect_failed(self.pool, attempts, &target.peer._address);
+                    if let Some(mut l) = log {
+                        l.connect_failed(call.method.as_str());
+                        self.log_attempt(&l, started, Some(0), 0, Some(&e), retry);
+                    }
+                    if !retry {
+                        return Err(ClientError::Failed(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// An attempt on `target` failed after connecting: remembers the backend, and says whether
+    /// the call may be sent again elsewhere (`replayable`: it is idempotent and its body can be
+    /// sent again).
+    fn failed_after_connect(
+        &self,
+        replayable: bool,
+        target: &Target,
+        attempts: &mut Attempts,
+    ) -> bool {
+        attempts.failed(&target.peer._address);
+        replayable
+            && attempts.may_retry(self.pool.max_retries)
+            && self.pool.has_untried_healthy(&attempts.failed)
     }
 
     /// Picks a backend this call has not failed on.
@@ -342,6 +412,15 @@ impl Bucket<'_> {
             );
         }
     }
+}
+
+/// One attempt's connection, with the signed request head to write on it.
+struct Opened {
+    http: HttpSession,
+    target: Target,
+    req: RequestHeader,
+    log: Option<LogCall>,
+    started: Instant,
 }
 
 /// How one attempt on an open connection failed.
