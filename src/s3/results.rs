@@ -159,13 +159,11 @@ pub fn parse_upload_id(body: &[u8]) -> Result<String, String> {
 }
 
 /// The `<ETag>` of a result whose root is `root`: `CopyObjectResult`, `CopyPartResult` or
-/// `CompleteMultipartUploadResult`.
+/// `CompleteMultipartUploadResult`. Empty when it has none or an empty one (Ceph RGW 16 sends
+/// `<ETag></ETag>` in its CompleteMultipartUploadResult); `Err` when the root is another.
 pub fn parse_etag(body: &[u8], root: &str) -> Result<String, String> {
     let doc = Element::parse_root(body, root)?;
-    doc.text_of("ETag")
-        .filter(|e| !e.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| format!("<{root}> without <ETag>"))
+    Ok(doc.text_of("ETag").unwrap_or_default().to_owned())
 }
 
 /// The `<Delete>` body of a DeleteObjects call naming `keys`.
@@ -444,6 +442,11 @@ mod tests {
         );
         let error = b"<?xml version=\"1.0\"?><Error><Code>InternalError</Code><Message>try again</Message></Error>";
         assert!(parse_etag(error, "CopyObjectResult").is_err());
+        let rgw = b"<CompleteMultipartUploadResult><Key>k</Key><ETag></ETag></CompleteMultipartUploadResult>";
+        assert_eq!(
+            parse_etag(rgw, "CompleteMultipartUploadResult").unwrap(),
+            ""
+        );
         assert_eq!(
             parse_error(error),
             Some(S3Error {

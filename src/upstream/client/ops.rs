@@ -176,9 +176,11 @@ impl Bucket<'_> {
         }
     }
 
-    /// Copies `src_key` to `dst_key` (metadata and content type included): one CopyObject up
-    /// to [`MAX_SINGLE_COPY`], a multipart copy in parts of [`COPY_PART_SIZE`] above (`size` is
-    /// the source's size, as a listing or HEAD gave it). Returns the copy's ETag.
+    /// Copies `src_key` to `dst_key`: one CopyObject (metadata and content type included) up
+    /// to [`MAX_SINGLE_COPY`], above it a multipart copy in parts of [`COPY_PART_SIZE`] (see
+    /// [`Bucket::copy_in_parts`]). `size` is the source's size as a listing gave it, and only
+    /// chooses between the two. Returns the copy's ETag (see [`Bucket::complete_multipart`]
+    /// for when it is empty).
     pub async fn copy(
         &self,
         src_key: &str,
@@ -186,9 +188,7 @@ impl Bucket<'_> {
         size: u64,
     ) -> Result<String, ClientError> {
         if size > MAX_SINGLE_COPY {
-            return self
-                .copy_in_parts(src_key, dst_key, size, COPY_PART_SIZE)
-                .await;
+            return self.copy_in_parts(src_key, dst_key, COPY_PART_SIZE).await;
         }
         let source = self.copy_source(src_key);
         let call = Call::new(
@@ -204,17 +204,17 @@ impl Bucket<'_> {
         parse_result(&expect(response, &[200])?, "CopyObjectResult")
     }
 
-    /// Copies `src_key` (of `size` bytes) to `dst_key` as a multipart upload of UploadPartCopy
-    /// calls of `part_size` bytes (more if 10,000 parts would not hold it), with the source's
-    /// content type. The upload is aborted if any step fails. Returns the copy's ETag.
+    /// Copies `src_key` to `dst_key` as a multipart upload of UploadPartCopy calls of
+    /// `part_size` bytes (more if 10,000 parts would not hold it). The source's size and content
+    /// type come from a HEAD of it first; its other metadata (`x-amz-meta-*`) is not carried.
+    /// The upload is aborted if any step fails. Returns the copy's ETag (empty when the
+    /// upstream gave none, see [`Bucket::complete_multipart`]).
     pub async fn copy_in_parts(
         &self,
         src_key: &str,
         dst_key: &str,
-        size: u64,
         part_size: u64,
     ) -> Result<String, ClientError> {
-        let part_size = part_size.max(size.div_ceil(MAX_PARTS as u64)).max(1);
         let info = self
             .head(src_key)
             .await?
@@ -223,6 +223,8 @@ impl Bucket<'_> {
                 code: "NoSuchKey".into(),
                 message: format!("the copy source {src_key:?} does not exist"),
             })?;
+        let size = info.size;
+        let part_size = part_size.max(size.div_ceil(u64::from(MAX_PARTS))).max(1);
         let headers = (info.content_type)
             .map(|t| vec![("content-type", t)])
             .unwrap_or_default();
@@ -325,7 +327,8 @@ pub(super) fn s3_error(status: u16, body: &[u8]) -> ClientError {
     }
 }
 
-/// The ETag of a 200 answer whose document is `root`. CopyObject, UploadPartCopy and
+/// The ETag of a 200 answer whose document is `root` (from the `ETag` header when the
+/// document has none; empty when neither has one). CopyObject, UploadPartCopy and
 /// CompleteMultipartUpload may fail after their 200 went out: S3 then sends an error document
 /// instead, reported as a 500 with its code.
 pub(super) fn parse_result(response: &Response, root: &str) -> Result<String, ClientError> {
@@ -336,7 +339,11 @@ pub(super) fn parse_result(response: &Response, root: &str) -> Result<String, Cl
             message: e.message,
         });
     }
-    results::parse_etag(&response.body, root).map_err(malformed)
+    let etag = results::parse_etag(&response.body, root).map_err(malformed)?;
+    if etag.is_empty() {
+        return Ok(response.header("etag").unwrap_or_default().to_owned());
+    }
+    Ok(etag)
 }
 
 pub(super) fn malformed(why: impl Into<String>) -> ClientError {

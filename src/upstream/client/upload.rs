@@ -66,7 +66,8 @@ impl Bucket<'_> {
     /// Uploads `source`, of a length not known in advance, to `key` with `headers`: a body
     /// shorter than one [`PART_SIZE`] as one PutObject, anything longer as a multipart upload of
     /// parts of [`PART_SIZE`] (each signed with its SHA-256, so retried like any in-memory
-    /// call), aborted if anything fails. At most [`MAX_PARTS`] parts. Returns the ETag.
+    /// call), aborted if anything fails. At most [`MAX_PARTS`] parts. Returns the ETag (empty
+    /// when the upstream gave none, see [`Bucket::complete_multipart`]).
     pub async fn put_unknown_length(
         &self,
         key: &str,
@@ -177,10 +178,16 @@ impl Bucket<'_> {
             call = call.header("x-amz-copy-source-range", format!("bytes={first}-{last}"));
         }
         let response = self.send(&call, MAX_ERROR_BODY).await?;
-        parse_result(&expect(response, &[200])?, "CopyPartResult")
+        let etag = parse_result(&expect(response, &[200])?, "CopyPartResult")?;
+        if etag.is_empty() {
+            // CompleteMultipartUpload needs it.
+            return Err(malformed("UploadPartCopy without an ETag"));
+        }
+        Ok(etag)
     }
 
-    /// CompleteMultipartUpload of `key` from `parts` (in order): the object's ETag.
+    /// CompleteMultipartUpload of `key` from `parts` (in order): the object's ETag, empty when
+    /// the upstream gave none (Ceph RGW 16 does not; a HEAD has it).
     pub async fn complete_multipart(
         &self,
         key: &str,
