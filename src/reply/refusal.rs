@@ -34,6 +34,9 @@ pub enum Cause {
     Upstream,
     /// The upstream did not answer in time.
     Timeout,
+    /// The storage answered a call of the internal client with an S3 error: `status` and `code`
+    /// are S3's own, for the frontend to map into its API's terms.
+    Storage,
     /// bucketgate itself failed.
     Internal,
     /// Already in the frontend's own terms (an S3 error code from the `s3` frontend).
@@ -206,6 +209,12 @@ impl Refusal {
         match e {
             ClientError::Denied(why) => Refusal::denied(why.clone()),
             ClientError::NoBackend(_) => unreachable(Cause::NoBackend),
+            ClientError::Status {
+                status,
+                code,
+                message,
+            } => Refusal::of(Cause::Storage, *status, code.clone(), message)
+                .logged(format!("the storage answered {status} {code}")),
             ClientError::Failed(err) => {
                 Refusal::from_proxy_error(err).unwrap_or_else(|| unreachable(Cause::Upstream))
             }

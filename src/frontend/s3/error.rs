@@ -103,6 +103,7 @@ impl From<S3Error> for Refusal {
 /// | upstream unreachable or broken | `502 InternalError` |
 /// | upstream timeout | `503 ServiceUnavailable` |
 /// | grants | `403 AccessDenied` |
+/// | an S3 error answer to the internal client | as a forwarded call's error ([`from_upstream`]) |
 /// | bad input before planning | its status, S3's usual code for it |
 /// | bucketgate failed | `500 InternalError` |
 pub fn render(refusal: &Refusal, req: &RequestHeader, request_id: Option<&str>) -> Reply {
@@ -132,6 +133,7 @@ pub fn render(refusal: &Refusal, req: &RequestHeader, request_id: Option<&str>) 
             "The storage behind this gateway did not answer in time. Please try again.",
         ),
         Cause::Denied => S3Error::new(403, "AccessDenied", "Access Denied"),
+        Cause::Storage => from_upstream_code(refusal.status, Some(&refusal.code), &refusal.message),
         Cause::Input => S3Error::new(
             refusal.status,
             status_code_name(refusal.status),
@@ -168,6 +170,16 @@ impl From<ChunkError> for S3Error {
 /// own so no upstream bucket name or request id leaks; our misconfiguration (403, redirects)
 /// and upstream failures become 502 `InternalError`, as in the `files` frontend.
 pub fn from_upstream(upstream_status: u16, body: &[u8]) -> S3Error {
+    let parsed = error_code_and_message(body);
+    let (code, message) = match &parsed {
+        Some((code, message)) => (Some(code.as_str()), message.as_str()),
+        None => (None, ""),
+    };
+    from_upstream_code(upstream_status, code, message)
+}
+
+/// [`from_upstream`] with the code and message already read from the error document.
+pub fn from_upstream_code(upstream_status: u16, code: Option<&str>, message: &str) -> S3Error {
     let mapped = map_status(upstream_status);
     if upstream_status == 501 {
         // A definite answer: the upstream lacks the operation. Retrying a 502 would not help.
@@ -187,8 +199,8 @@ pub fn from_upstream(upstream_status: u16, body: &[u8]) -> S3Error {
             "The storage behind this gateway failed to answer. Please try again.",
         );
     }
-    match error_code_and_message(body) {
-        Some((code, message)) => S3Error::new(mapped.status, code, message),
+    match code.filter(|c| !c.is_empty()) {
+        Some(code) => S3Error::new(mapped.status, code.to_owned(), message.to_owned()),
         None => S3Error::new(
             mapped.status,
             status_code_name(mapped.status),
