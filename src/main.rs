@@ -147,6 +147,9 @@ fn load_or_report(path: &Path) -> Option<config::Config> {
 fn check(path: &Path) -> ExitCode {
     match load_or_report(path) {
         Some(cfg) => {
+            for w in &cfg.warnings {
+                eprintln!("{}:{}:{}: warning: {}", w.file, w.line, w.column, w.message);
+            }
             eprintln!(
                 "bucketgate: configuration file {} test is successful ({} listener(s), {} upstream(s), {} route(s))",
                 path.display(),
@@ -165,6 +168,9 @@ fn run(args: RunArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     init_logging(&cfg.server.log_level);
+    for w in &cfg.warnings {
+        log::warn!("config: {w}");
+    }
     log::info!(
         "bucketgate {} starting with {}",
         env!("CARGO_PKG_VERSION"),

@@ -12,7 +12,9 @@
 //! - Range requests (a video player seeking) on the session cookie;
 //! - one session served by two instances through Redis, encrypted at rest, and not by an
 //!   instance with its own memory store; Redis down gives 503, not a crash;
-//! - logout, locally and at the provider (end_session), leaving the old cookie worthless;
+//! - logout, locally and at the provider (end_session), leaving the old cookie worthless; a GET
+//!   (also a cross-site one) only shows the confirmation, and a POST signs out only same-origin
+//!   with the session's CSRF token (issue 17, item 9);
 //! - a replayed, forged, foreign (login CSRF) or expired `state`, and a provider error, giving
 //!   the friendly "sign-in expired" page with a retry link, never a bare 400;
 //! - tampered cookies sending the browser back to the login; a new session id at every login
@@ -20,8 +22,16 @@
 //! - no open redirect through `rd`, the return URL or the logout;
 //! - a revoked user losing access within the re-check interval (by refresh and by userinfo),
 //!   while another user keeps it;
-//! - `/<bucket>/?auth` (path and virtual-host style) minting a sealed key that awscli then
-//!   downloads with, and that cannot reach beyond the claims' grants;
+//! - `/<bucket>/?auth` (path and virtual-host style) offering a key: no GET (plain or
+//!   cross-site, `?auth` or `?auth=json`) mints, nor a POST that is cross-site, a script's, or
+//!   without the session's CSRF token; the page's button and a script's POST mint a sealed key
+//!   that a SigV4 request and awscli then use, and that cannot reach beyond the claims' grants
+//!   (issue 17, item 1);
+//! - issue 17's other sign-in items: `allow` checked per route on every request, sessions bound
+//!   to their routes, also across cookie names in Redis (item 2); thousands of anonymous
+//!   sign-ins storing nothing, sessions and new sign-ins unaffected (item 5); `email_domains`
+//!   needing `email_verified: true` unless the provider opts out (item 6); `bucketgate check`
+//!   warning when objects and sign-in share a host (item 1);
 //! - no cookie, code, state or token ever reaching the upstream (a recording upstream).
 //!
 //! Needs `node` with `tests/oidc/node_modules` (`npm ci` there; run here when missing),
@@ -711,6 +721,413 @@ fn allow_restricts_who_signs_in() {
     }
 }
 
+/// Issue 17, item 6: with `allow.email_domains`, the email counts only when `email_verified`
+/// is true. erin (example.com, `email_verified: false`) and frank (example.com, no
+/// `email_verified` claim) are refused by default; `email_verified: when_present` (for a
+/// provider that never sends the claim) lets frank in and still refuses erin; alice (true) gets
+/// in everywhere. The old code let frank in.
+#[test]
+fn email_domains_need_a_verified_email() {
+    let (bucket, _) = seeded_bucket("sso-verified");
+    let up = Upstream::get();
+    for user in ["alice", "erin", "frank"] {
+        up.put_object(
+            &bucket,
+            &format!("users/{user}/f.txt"),
+            user.as_bytes(),
+            &[],
+        );
+    }
+    let key = sealing_key();
+    let Some((p, gws)) = start_sso(|issuer, secret| {
+        let strict = oidc_section(
+            issuer,
+            secret,
+            &bucket,
+            "allow: {email_domains: [example.com]}",
+        );
+        let opt_out = oidc_section(
+            issuer,
+            secret,
+            &bucket,
+            "allow: {email_domains: [example.com]}\nemail_verified: when_present",
+        );
+        vec![
+            files_config(&bucket, &key, &strict),
+            files_config(&bucket, &key, &opt_out),
+        ]
+    }) else {
+        return;
+    };
+    let (strict, opt_out) = (&gws[0], &gws[1]);
+    for (gw, user, allowed) in [
+        (strict, "alice", true),
+        (strict, "erin", false),
+        (strict, "frank", false),
+        (opt_out, "alice", true),
+        (opt_out, "erin", false),
+        (opt_out, "frank", true),
+    ] {
+        let what = format!(
+            "{user} on the {} gateway",
+            if gw.addr() == strict.addr() {
+                "default"
+            } else {
+                "opted-out"
+            }
+        );
+        let mut b = Browser::new();
+        let page = b.sign_in(&p, &gw.url(&format!("/users/{user}/f.txt")), user);
+        if allowed {
+            page.assert_status(200);
+            assert_eq!(page.response.body, user.as_bytes(), "{what}");
+        } else {
+            assert_eq!(page.status(), 403, "{what}:\n{}", page.describe());
+            assert_html(&page.response, &what);
+            assert!(session_of(&b).is_none(), "{what}: no session");
+        }
+    }
+}
+
+/// The config of issue 17, item 2: two `files` routes on one provider client, `/admin`
+/// (`allow: {groups: [admins]}`, read on the whole bucket) and `/home` (no `allow`, read on
+/// `users/{sub}/`), each with its callback below its prefix; `admin_extra` and `home_extra` add
+/// to their `oidc:` sections.
+fn admin_home_config(
+    bucket: &str,
+    key: &str,
+    issuer: &str,
+    secret: &str,
+    admin_extra: &str,
+    home_extra: &str,
+) -> String {
+    let section = |cb: &str, grants: &str, extra: &str| {
+        let cookie = if extra.contains("cookie:") {
+            ""
+        } else {
+            "          cookie: {lifetime: 1h}\n"
+        };
+        let mut s = format!(
+            "          issuer: {issuer}
+          client_id: {CLIENT_ID}
+          client_secret: \"{secret}\"
+          redirect_url: http://{{listen}}{cb}
+{cookie}          grants:
+            - {grants}
+"
+        );
+        for line in extra.lines().filter(|l| !l.trim().is_empty()) {
+            s.push_str("          ");
+            s.push_str(line);
+            s.push('\n');
+        }
+        s
+    };
+    format!(
+        "{PREAMBLE}access_keys:
+  sealing_keys:
+    - {{id: k1, key: \"{key}\"}}
+routes:
+  - name: admin
+    path_prefix: /admin
+    upstream: s3
+    bucket: \"{bucket}\"
+    auth:
+      - oidc:
+{}  - name: home
+    path_prefix: /home
+    upstream: s3
+    bucket: \"{bucket}\"
+    auth:
+      - oidc:
+{}",
+        section(
+            "/admin/_cb",
+            &format!("{{bucket: \"{bucket}\", prefix: \"\", operations: [read]}}"),
+            &format!("allow: {{groups: [admins]}}\n{admin_extra}"),
+        ),
+        section(
+            "/home/_cb",
+            &format!("{{bucket: \"{bucket}\", prefix: \"users/{{sub}}/\", operations: [read]}}"),
+            home_extra,
+        ),
+    )
+}
+
+/// The provider and one gateway on [`admin_home_config`] (both callbacks registered).
+fn admin_home_gateway(
+    bucket: &str,
+    admin_extra: &str,
+    home_extra: &str,
+) -> Option<(Provider, Gateway)> {
+    let key = sealing_key();
+    start_with_provider(|issuer| {
+        let mut spec = ClientSpec::new();
+        let gw = Gateway::start(&admin_home_config(
+            bucket,
+            &key,
+            issuer,
+            &spec.client_secret,
+            admin_extra,
+            home_extra,
+        ));
+        spec.redirect_uris = vec![gw.url("/admin/_cb"), gw.url("/home/_cb")];
+        (gw, spec)
+    })
+}
+
+/// Issue 17, item 2: `allow` holds on every route, every request. bob (not in admins) signs
+/// in on `/home`; his session is no session on `/admin`: a browser is sent to sign in there,
+/// which `/admin`'s `allow` refuses, and an API request gets 401. The old code bound sessions to
+/// issuer and client only and checked `allow` at sign-in only, so bob's cookie read alice's
+/// report through `/admin`'s grants. dana (admins) gets `/admin`.
+#[test]
+fn allow_is_checked_per_route_on_every_request() {
+    let (bucket, report) = seeded_bucket("sso-routes");
+    let Some((p, gw)) = admin_home_gateway(&bucket, "", "") else {
+        return;
+    };
+    let alices = gw.url(&format!("/admin/{REPORT}"));
+    let mut bob = Browser::new();
+    let page = bob.sign_in(&p, &gw.url(&format!("/home/{BOBS}")), "bob");
+    page.assert_status(200);
+    assert_eq!(page.response.body, b"bob's eyes only\n");
+    let bobs_session = session_of(&bob).expect("bob's session");
+    // With bob's cookie (a refused visit clears it, so it is put back each time): a browser is
+    // sent to sign in, an API request gets 401, never alice's report.
+    let r = bob.fetch("GET", &alices, &[], None);
+    assert_login_redirect(&r, &p, "bob's /home session on /admin");
+    assert!(r.body != report);
+    bob.add_cookie("127.0.0.1", COOKIE, &bobs_session);
+    let r = bob.fetch("GET", &alices, &[("Accept", "application/json")], None);
+    assert_401_not_redirect(&r, "bob's /home session on /admin, JSON");
+    // Following the sign-in: the provider knows bob, /admin's allow refuses him.
+    bob.add_cookie("127.0.0.1", COOKIE, &bobs_session);
+    let page = bob.sign_in(&p, &alices, "bob");
+    assert_eq!(page.status(), 403, "{}", page.describe());
+    assert!(page.response.body != report);
+    // bob's /home session still works on /home, and is still nothing on /admin.
+    bob.add_cookie("127.0.0.1", COOKIE, &bobs_session);
+    let r = bob.fetch("GET", &gw.url(&format!("/home/{BOBS}")), &[], None);
+    r.assert_status(200);
+    let r = bob.fetch("GET", &alices, &[("Accept", "application/json")], None);
+    assert_401_not_redirect(&r, "bob's session on /admin, again");
+
+    let mut dana = Browser::new();
+    let page = dana.sign_in(&p, &alices, "dana");
+    page.assert_status(200);
+    assert!(
+        page.response.body == report,
+        "dana (admins) reads through /admin"
+    );
+}
+
+/// Issue 17, item 2 with Redis: `/admin` and `/home` keep sessions in one Redis prefix under
+/// their own cookie names. bob's `/home` session id copied into `/admin`'s cookie is no
+/// session there (the old code accepted it: both were bound to issuer and client only).
+#[test]
+fn a_session_id_under_another_cookie_name_is_refused_redis() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let (bucket, report) = seeded_bucket("sso-routes-redis");
+    let store = redis_store(&redis, "bg-routes:");
+    let Some((p, gw)) = admin_home_gateway(
+        &bucket,
+        &format!("{store}\ncookie: {{name: admin_session, lifetime: 1h}}"),
+        &format!("{store}\ncookie: {{name: home_session, lifetime: 1h}}"),
+    ) else {
+        return;
+    };
+    let mut bob = Browser::new();
+    bob.sign_in(&p, &gw.url(&format!("/home/{BOBS}")), "bob")
+        .assert_status(200);
+    let id = bob
+        .cookie("127.0.0.1", "home_session")
+        .expect("bob's home_session")
+        .value
+        .clone();
+    assert!(
+        redis.keys().iter().any(|k| k.starts_with("bg-routes:")),
+        "the session is in Redis: {:?}",
+        redis.keys()
+    );
+    bob.add_cookie("127.0.0.1", "admin_session", &id);
+    let r = bob.fetch(
+        "GET",
+        &gw.url(&format!("/admin/{REPORT}")),
+        &[("Accept", "application/json")],
+        None,
+    );
+    assert_401_not_redirect(&r, "bob's /home session id as /admin's cookie");
+    assert!(r.body != report);
+}
+
+/// `n` anonymous browser-like GETs of `url` (no cookie), from 4 threads at once, each
+/// answered with a redirect to the sign-in.
+fn anonymous_flood(gw: &Gateway, path: &str, n: usize) {
+    let per = n / 4;
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            s.spawn(move || {
+                for i in 0..per {
+                    let r = client::request(
+                        gw.addr(),
+                        "GET",
+                        &format!("{path}?flood={t}-{i}"),
+                        &[("Accept", "text/html")],
+                        None,
+                    );
+                    assert_eq!(r.status, 302, "anonymous request {t}-{i}");
+                }
+            });
+        }
+    });
+}
+
+/// Issue 17, item 5: thousands of anonymous requests, each starting a sign-in, store nothing:
+/// a session made before keeps working and a new sign-in completes. With Redis (which had no cap
+/// at all), the only keys are the sessions: the old code wrote a state key per request.
+#[test]
+fn a_flood_of_anonymous_sign_ins_crowds_out_no_session() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let (bucket, report) = seeded_bucket("sso-flood");
+    let key = sealing_key();
+    let store = redis_store(&redis, "bg-flood:");
+    let Some((p, gws)) = start_sso(|issuer, secret| {
+        vec![
+            files_config(&bucket, &key, &oidc_section(issuer, secret, &bucket, "")),
+            files_config(
+                &bucket,
+                &key,
+                &oidc_section(issuer, secret, &bucket, &store),
+            ),
+        ]
+    }) else {
+        return;
+    };
+    for gw in &gws {
+        let file = gw.url(&format!("/{REPORT}"));
+        let mut alice = signed_in(&p, &file, "alice");
+        let keys_before = redis.keys().len();
+        anonymous_flood(gw, &format!("/{REPORT}"), 4000);
+        assert_eq!(
+            redis.keys().len(),
+            keys_before,
+            "no store key for an anonymous sign-in: {:?}",
+            redis.keys().iter().take(5).collect::<Vec<_>>()
+        );
+        let r = alice.fetch("GET", &file, &[], None);
+        r.assert_status(200);
+        assert!(r.body == report, "alice's session works after the flood");
+        let mut carol = Browser::new();
+        up_put_carol(&bucket);
+        let page = carol.sign_in(&p, &gw.url("/users/carol/c.txt"), "carol");
+        page.assert_status(200);
+        assert_eq!(page.response.body, b"carol's\n", "a new sign-in completes");
+    }
+}
+
+/// Issue 17, item 1: `bucketgate check` warns (and still passes) when a route serving objects
+/// and an oidc sign-in share a host, and is quiet when objects and sign-in have hosts of
+/// their own.
+#[test]
+fn check_warns_when_objects_and_sign_in_share_a_host() {
+    let key = sealing_key();
+    let head = format!(
+        "listeners:
+  - address: 127.0.0.1:8080
+upstreams:
+  s3:
+    endpoints: [\"127.0.0.1:9000\"]
+    region: us-east-1
+    credentials: {{access_key_id: AKIAEXAMPLE, secret_access_key: example-secret-key-1234}}
+access_keys:
+  sealing_keys:
+    - {{id: k1, key: \"{key}\"}}
+routes:
+"
+    );
+    let mint = |host: &str, redirect: &str| {
+        format!(
+            "  - name: keys
+    frontend: s3
+    upstream: s3
+{host}    buckets: [{{name: data}}]
+    auth:
+      - oidc:
+          issuer: https://login.example.com
+          client_id: bucketgate
+          redirect_url: {redirect}
+          grants: [{{bucket: data, prefix: \"users/{{sub}}/\", operations: [read]}}]
+          mint_keys: {{ttl: 1h}}
+"
+        )
+    };
+    let objects = "  - name: objects
+    frontend: s3
+    upstream: s3
+    host: s3.example.com
+    buckets: [{name: data}]
+";
+    let public = "  - name: downloads
+    upstream: s3
+    bucket: data
+    public: true
+";
+    let check = |yaml: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bucketgate.yaml");
+        std::fs::write(&file, yaml).unwrap();
+        let out = Command::new(Gateway::bin())
+            .args(["check", "-c"])
+            .arg(&file)
+            .output()
+            .expect("bucketgate check");
+        assert!(
+            out.status.success(),
+            "check passes (a warning is no error): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // The layout of the issue: one S3 route for every host mints on its own host.
+    let shared = check(&format!(
+        "{head}{}",
+        mint("", "https://s3.example.com/_bucketgate/oidc/callback")
+    ));
+    assert!(
+        shared.contains("warning")
+            && shared.contains("sign-in host s3.example.com also serves objects"),
+        "{shared}"
+    );
+    assert!(shared.contains("`keys`"), "{shared}");
+    // Minting on its own host, objects on another, plus a public route for any host: the
+    // public route is named.
+    let public_too = check(&format!(
+        "{head}{}{objects}{public}",
+        mint(
+            "    host: keys.example.com\n",
+            "https://keys.example.com/_bucketgate/oidc/callback"
+        )
+    ));
+    assert!(
+        public_too.contains("`downloads`") && !public_too.contains("`keys`"),
+        "{public_too}"
+    );
+    // Separate hosts: no warning.
+    let split = check(&format!(
+        "{head}{}{objects}",
+        mint(
+            "    host: keys.example.com\n",
+            "https://keys.example.com/_bucketgate/oidc/callback"
+        )
+    ));
+    assert!(!split.contains("sign-in host"), "{split}");
+}
+
 fn up_put_carol(bucket: &str) {
     Upstream::get().put_object(bucket, "users/carol/c.txt", b"carol's\n", &[]);
 }
@@ -1064,7 +1481,7 @@ fn two_instances_share_sessions_through_redis() {
 
     // Logout on instance 2 ends the session for instance 1 too (server side: the old cookie
     // is refused, not only forgotten by the browser).
-    let out = b.sign_out(&p, &gw2.url(LOGOUT));
+    let out = b.log_out(&p, &gw2.url(LOGOUT));
     assert_eq!(out.url, gw2.url(BYE), "{}", out.describe());
     assert!(session_of(&b).is_none(), "the cookie was cleared");
     assert!(
@@ -1089,12 +1506,17 @@ fn two_instances_share_sessions_through_redis() {
         r.headers,
         r.text()
     );
-    let fresh = Browser::new().fetch("GET", &gw1.url(&path), &[], None);
+    // Starting a sign-in needs no store (its state is in the browser's cookie); finishing it
+    // does: 503 at the callback.
+    let mut fresh = Browser::new();
+    let start = fresh.fetch("GET", &gw1.url(&path), &[], None);
+    assert_login_redirect(&start, &p, "starting a sign-in with Redis down");
+    let end = fresh.sign_in(&p, &gw1.url(&path), "carol");
     assert_eq!(
-        fresh.status,
+        end.status(),
         503,
-        "starting a sign-in with Redis down: {}",
-        fresh.text()
+        "finishing a sign-in with Redis down:\n{}",
+        end.describe()
     );
     client::get(gw1.addr(), "/healthz").assert_status(200);
     assert!(
@@ -1120,10 +1542,72 @@ fn logout_ends_the_session_here_and_at_the_provider() {
     assert!(b.sign_in(&p, &file, "alice").response.body == report);
     let cookie = session_of(&b).expect("a session cookie");
 
-    // The logout answer: cookie cleared, off to the provider's end_session endpoint with the
-    // ID token as hint and our post-logout URL.
-    let r = b.fetch("GET", &gw.url(LOGOUT), &[], None);
-    assert_eq!(r.status, 302, "{:?} {}", r.headers, r.text());
+    // Issue 17, item 9: a GET of the logout path never signs out, from this site or another
+    // (a link, an <img>): it shows a confirmation whose button POSTs.
+    for (what, headers) in [
+        ("a GET", vec![]),
+        (
+            "a cross-site GET",
+            vec![
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+                ("Referer", "http://evil.example/"),
+            ],
+        ),
+    ] {
+        let r = b.fetch("GET", &gw.url(LOGOUT), &headers, None);
+        assert_eq!(r.status, 200, "{what}: {:?} {}", r.headers, r.text());
+        assert_html(&r, what);
+        assert!(r.text().contains("method=\"post\""), "{what}: {}", r.text());
+        assert!(
+            r.header_all("set-cookie").is_empty(),
+            "{what}: {:?}",
+            r.headers
+        );
+        assert_eq!(session_of(&b).as_deref(), Some(cookie.as_str()), "{what}");
+        let still = b.fetch("GET", &file, &[], None);
+        assert_eq!(still.status, 200, "{what}: still signed in");
+    }
+    // A POST from another site (an auto-submitting form), or one without the page's token:
+    // refused, still signed in.
+    for (what, target, headers) in [
+        (
+            "a cross-site POST",
+            gw.url(LOGOUT),
+            vec![
+                ("Origin", "http://evil.example"),
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+                ("Sec-Fetch-Dest", "document"),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+        ),
+        (
+            "a same-origin POST without the token",
+            gw.url(LOGOUT),
+            vec![("Content-Type", "application/x-www-form-urlencoded")],
+        ),
+        (
+            "a POST with a wrong token",
+            gw.url(&format!("{LOGOUT}?csrf={}", "A".repeat(43))),
+            vec![],
+        ),
+    ] {
+        let r = b.fetch("POST", &target, &headers, Some(b""));
+        assert_eq!(r.status, 403, "{what}: {:?} {}", r.headers, r.text());
+        assert!(r.header_all("set-cookie").is_empty(), "{what}");
+        assert_eq!(
+            b.fetch("GET", &file, &[], None).status,
+            200,
+            "{what}: still signed in"
+        );
+    }
+
+    // The button: cookie cleared, off to the provider's end_session endpoint with the ID token
+    // as hint and our post-logout URL.
+    let confirm = b.open(&gw.url(LOGOUT));
+    let r = b.submit_once(&confirm);
+    assert_eq!(r.status, 303, "{:?} {}", r.headers, r.text());
     assert!(
         r.header("cache-control")
             .is_some_and(|c| c.contains("no-store")),
@@ -1183,7 +1667,7 @@ fn logout_ends_the_session_here_and_at_the_provider() {
 
     // Logout without a session still ends cleanly (no 500), on our page.
     let mut stranger = Browser::new();
-    let out = stranger.sign_out(&p, &gw.url(LOGOUT));
+    let out = stranger.log_out(&p, &gw.url(LOGOUT));
     assert!(
         out.url.starts_with(&gw.url("/")) || p.owns(&out.url),
         "{}",
@@ -1284,8 +1768,10 @@ fn expired_state_gets_the_friendly_page_memory_store() {
     assert!(session_of(&b).is_none());
 }
 
-/// The same with Redis: the state record carries the TTL in Redis (seen there), and once Redis
-/// has dropped it (polled), the callback gets the friendly page.
+/// With Redis: a login in progress stores nothing there (issue 17, item 5: its state is in the
+/// browser's sealed `_login` cookie, which lives `state_ttl` on the callback path). A browser
+/// that keeps that cookie past its `Max-Age` still gets the friendly page: the expiry inside the
+/// sealed state is checked too.
 #[test]
 fn expired_state_gets_the_friendly_page_redis_store() {
     let Some(redis) = Redis::start() else {
@@ -1299,30 +1785,33 @@ fn expired_state_gets_the_friendly_page_redis_store() {
     let stop = b.sign_in_until(&p, &file, "alice", &gw.url(CALLBACK));
     assert!(stop.stopped, "{}", stop.describe());
     let state = query_param(&stop.url, "state").expect("state");
-    let keys = redis.keys();
-    let state_keys: Vec<&String> = keys.iter().filter(|k| k.contains("state")).collect();
-    assert_eq!(state_keys.len(), 1, "one state record in Redis: {keys:?}");
-    let ttl = redis.pttl(state_keys[0]);
     assert!(
-        ttl > 0 && ttl <= 10_000,
-        "the state record expires with state_ttl: {ttl} ms"
+        redis.keys().is_empty(),
+        "nothing in Redis for a login in progress: {:?}",
+        redis.keys()
     );
-    let value = redis.get(state_keys[0]).unwrap_or_default();
-    assert!(
-        !contains(&value, REPORT.as_bytes()) && !contains(&value, state.as_bytes()),
-        "the state record is sealed: {}",
-        String::from_utf8_lossy(&value)
-    );
-    common::wait_until(
-        "Redis to drop the expired state record",
-        Duration::from_secs(30),
-        slowly(Duration::from_millis(200), || {
-            !redis.keys().iter().any(|k| k.contains("state"))
-        }),
-    );
+    let login = b
+        .cookie("127.0.0.1", &format!("{COOKIE}_login"))
+        .expect("the login cookie")
+        .clone();
+    assert_eq!(login.path, CALLBACK);
+    assert!(login.http_only);
+    let set = b.set_cookies_named(&format!("{COOKIE}_login"));
+    assert_eq!(set[0].attr("max-age"), Some("10"), "{:?}", set[0]);
+    for plain in [REPORT, state.as_str()] {
+        assert!(
+            !login.value.contains(plain),
+            "the login cookie is sealed: {}",
+            login.value
+        );
+    }
+    // Past state_ttl, with the cookie kept anyway.
+    std::thread::sleep(Duration::from_secs(12));
+    b.add_cookie("127.0.0.1", &format!("{COOKIE}_login"), &login.value);
     let page = b.open(&stop.url);
-    assert_friendly_expired(&page, "a callback after the state expired in Redis");
+    assert_friendly_expired(&page, "a callback after state_ttl, the cookie kept");
     assert!(session_of(&b).is_none());
+    assert!(redis.keys().is_empty(), "{:?}", redis.keys());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1469,7 +1958,9 @@ fn no_open_redirect_through_rd() {
 
         let what = format!("logout with rd={rd:?}");
         let url = gw.url(&format!("{LOGOUT}?rd={}", encode_query_component(rd)));
-        let r = b.fetch("GET", &url, &[], None);
+        let confirm = b.open(&url);
+        confirm.assert_status(200);
+        let r = b.submit_once(&confirm);
         let loc = r.header("location").unwrap_or_default().to_string();
         assert!(
             r.status < 500 && safe_location(&loc, &gw, &p),
@@ -1705,11 +2196,90 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
     let up = Upstream::get();
     up.put_object(&bucket, "users/bob/private.txt", b"bob only\n", &[]);
 
-    // The HTML page, after signing in at `/<bucket>/?auth`.
+    // Signing in at `/<bucket>/?auth` ends on the key offer: a page with a button, no key.
     let mut b = Browser::new();
-    let page = b.sign_in(&p, &gw.url(&format!("/{bucket}/?auth")), "alice");
+    let offer = b.sign_in(&p, &gw.url(&format!("/{bucket}/?auth")), "alice");
+    offer.assert_status(200);
+    assert!(offer.visited(&p), "{}", offer.describe());
+    assert_html(&offer.response, "the key offer");
+    assert!(
+        offer.text().contains("method=\"post\"") && !offer.text().contains("aws_secret_access_key"),
+        "a GET shows a button, never a key:\n{}",
+        offer.text()
+    );
+
+    // Issue 17, item 1: no GET mints, whoever sends it: a plain GET with the cookie (what a
+    // script on the sign-in host would `fetch`), a cross-site one, `?auth` or `?auth=json`.
+    for (what, query, headers) in [
+        ("GET ?auth with the cookie", "auth", vec![]),
+        (
+            "GET ?auth=json with the cookie",
+            "auth=json",
+            vec![("Accept", "application/json")],
+        ),
+        (
+            "a cross-site GET of ?auth",
+            "auth",
+            vec![
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+            ],
+        ),
+        (
+            "a cross-site fetch of ?auth=json",
+            "auth=json",
+            vec![
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "cors"),
+                ("Origin", "http://evil.example"),
+            ],
+        ),
+    ] {
+        let r = b.fetch(
+            "GET",
+            &gw.url(&format!("/{bucket}/?{query}")),
+            &headers,
+            None,
+        );
+        assert_eq!(r.status, 200, "{what}: {}", r.text());
+        assert_no_key(&r, what);
+    }
+    // Nor a POST from another site, or without the offer's token, or with a wrong one.
+    let (action, origin, _) = common::oidc::post_form(&offer);
+    let plain = gw.url(&format!("/{bucket}/?auth"));
+    let wrong = gw.url(&format!("/{bucket}/?auth&csrf={}", "A".repeat(43)));
+    for (what, target, headers) in [
+        (
+            "a cross-site POST with the token",
+            action.as_str(),
+            vec![
+                ("Origin", "http://evil.example"),
+                ("Sec-Fetch-Site", "cross-site"),
+                ("Sec-Fetch-Mode", "navigate"),
+                ("Sec-Fetch-Dest", "document"),
+            ],
+        ),
+        (
+            "a same-origin fetch() with the token",
+            action.as_str(),
+            vec![
+                ("Origin", origin.as_str()),
+                ("Sec-Fetch-Site", "same-origin"),
+                ("Sec-Fetch-Mode", "cors"),
+                ("Sec-Fetch-Dest", "empty"),
+            ],
+        ),
+        ("a POST without the token", plain.as_str(), vec![]),
+        ("a POST with a wrong token", wrong.as_str(), vec![]),
+    ] {
+        let r = b.fetch("POST", target, &headers, Some(b""));
+        assert_eq!(r.status, 403, "{what}: {}", r.text());
+        assert_no_key(&r, what);
+    }
+
+    // The button: a same-origin POST with the token gives the key page.
+    let page = b.submit(None, &offer);
     page.assert_status(200);
-    assert!(page.visited(&p), "{}", page.describe());
     let html = page.text();
     assert_html(&page.response, "the key page");
     assert!(
@@ -1730,32 +2300,20 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
         );
     }
 
-    // With the session, `?auth=json` mints at once, for scripts.
-    let r = b.fetch(
-        "GET",
-        &gw.url(&format!("/{bucket}/?auth=json")),
-        &[("Accept", "application/json")],
-        None,
+    // The key on the page works for a SigV4 request (alice's file), and only within her grants.
+    let page_key = key_from_page(&html);
+    let s3 = common::s3::S3Client::new(gw.addr(), &page_key.0, &page_key.1);
+    let got = s3.get(&format!("/{bucket}/users/alice/data.bin"));
+    got.assert_status(200);
+    assert!(got.body == data, "the page's key read alice's data");
+    assert_eq!(
+        s3.get(&format!("/{bucket}/users/bob/private.txt")).status,
+        403,
+        "the page's key is alice's"
     );
-    r.assert_status(200);
-    assert!(r
-        .header("cache-control")
-        .is_some_and(|c| c.contains("no-store")));
-    let minted = r.json();
-    let key_id = minted["access_key_id"]
-        .as_str()
-        .expect("access_key_id")
-        .to_string();
-    let secret = minted["secret_access_key"]
-        .as_str()
-        .expect("secret_access_key")
-        .to_string();
-    assert_eq!(minted["subject"], "alice");
-    let expires = minted["expires_at"].as_str().expect("expires_at");
-    assert!(
-        expires.ends_with('Z') && expires.len() >= 20,
-        "RFC 3339 UTC: {expires}"
-    );
+
+    // Scripts: `?auth=json` gives the token and the URL to POST; the POST gives the key.
+    let (key_id, secret) = mint_json(&mut b, &gw.url(&format!("/{bucket}/?auth=json")));
     assert!(
         !html.contains(&secret),
         "every mint is a new key (the HTML page showed another one)"
@@ -1835,15 +2393,18 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
     let o = aws(&gw, &key_id, &wrong, &["s3", "cp", &src, &out_path]);
     assert!(!o.status.success(), "a wrong secret worked: {}", show(&o));
 
-    // Scripts: a fresh browser asking for JSON gets JSON at the end of the sign-in.
-    let mut s = Browser::new();
-    let page = s.sign_in(&p, &gw.url(&format!("/{bucket}/?auth=json")), "alice");
+    // Scripts: a fresh browser asking for JSON ends its sign-in on the JSON offer, and mints.
+    let mut sc = Browser::new();
+    let page = sc.sign_in(&p, &gw.url(&format!("/{bucket}/?auth=json")), "alice");
     page.assert_status(200);
     let j = page.response.json();
     assert!(
-        j["access_key_id"].is_string() && j["secret_access_key"].is_string(),
+        j["csrf_token"].is_string() && j["mint_url"].is_string(),
         "{j}"
     );
+    assert!(j.get("secret_access_key").is_none(), "{j}");
+    let (id2, _) = mint_json(&mut sc, &gw.url(&format!("/{bucket}/?auth=json")));
+    assert!(id2.starts_with("BG1"), "{id2}");
 
     // bob is not allowed (email domain): no key.
     let mut bob = Browser::new();
@@ -1854,6 +2415,71 @@ fn minted_key_works_with_awscli_and_stays_within_the_claims() {
         "{}",
         page.text()
     );
+}
+
+/// The access key id and secret that the HTML key page shows (its `aws configure` lines).
+fn key_from_page(html: &str) -> (String, String) {
+    let value = |name: &str| {
+        html.lines()
+            .find_map(|l| {
+                l.trim()
+                    .trim_start_matches("<pre>")
+                    .strip_prefix(&format!("aws configure set {name} "))
+                    .map(str::to_owned)
+            })
+            .and_then(|rest| rest.split_whitespace().next().map(str::to_owned))
+            .unwrap_or_else(|| panic!("no {name} on the key page:\n{html}"))
+    };
+    (value("aws_access_key_id"), value("aws_secret_access_key"))
+}
+
+/// `r` carries no minted key (neither as JSON nor on a page).
+#[track_caller]
+fn assert_no_key(r: &Response, what: &str) {
+    let text = r.text();
+    assert!(
+        !text.contains("secret_access_key")
+            && !text.contains("aws_secret_access_key")
+            && !text.contains("BG1"),
+        "{what}: a key was minted:\n{text}"
+    );
+}
+
+/// A script's mint: GET `url` (`.../?auth=json`) with the browser's session for the CSRF
+/// token and the URL to POST, then the POST (no browser headers, as curl sends it). The key id
+/// and secret.
+#[track_caller]
+fn mint_json(b: &mut Browser, url: &str) -> (String, String) {
+    let offer = b.fetch("GET", url, &[("Accept", "application/json")], None);
+    offer.assert_status(200);
+    let o = offer.json();
+    assert_eq!(o["method"], "POST", "{o}");
+    let post = Url::parse(url)
+        .and_then(|u| u.join(o["mint_url"].as_str().expect("mint_url")))
+        .expect("an absolute mint URL")
+        .to_url();
+    let r = b.fetch("POST", &post, &[("Accept", "application/json")], Some(b""));
+    r.assert_status(200);
+    assert!(r
+        .header("cache-control")
+        .is_some_and(|c| c.contains("no-store")));
+    let minted = r.json();
+    let expires = minted["expires_at"].as_str().expect("expires_at");
+    assert!(
+        expires.ends_with('Z') && expires.len() >= 20,
+        "RFC 3339 UTC: {expires}"
+    );
+    assert_eq!(minted["subject"], "alice");
+    (
+        minted["access_key_id"]
+            .as_str()
+            .expect("access_key_id")
+            .to_string(),
+        minted["secret_access_key"]
+            .as_str()
+            .expect("secret_access_key")
+            .to_string(),
+    )
 }
 
 /// The virtual-host form, `http://<bucket>.localhost:PORT/?auth` (`*.localhost` is loopback,
@@ -1873,14 +2499,9 @@ fn minted_key_from_the_virtual_host_form() {
         "alice",
     );
     page.assert_status(200);
-    let j = page.response.json();
-    let (vid, vsecret) = (
-        j["access_key_id"]
-            .as_str()
-            .expect("a key from the virtual-host form")
-            .to_string(),
-        j["secret_access_key"].as_str().unwrap().to_string(),
-    );
+    // The sign-in hopped to the callback's host, and ends on the JSON offer there.
+    assert!(page.url.starts_with(&gw.url("/")), "{}", page.describe());
+    let (vid, vsecret) = mint_json(&mut v, &page.url);
     let o = aws_cp_alice_data(&gw, &vid, &vsecret, &bucket, &out_file);
     assert!(
         o.status.success(),
@@ -1928,7 +2549,7 @@ fn no_cookie_or_token_reaches_the_upstream() {
         .clone();
     let code = query_param(&cb, "code").unwrap();
     let state = query_param(&cb, "state").unwrap();
-    b.sign_out(&p, &gw.url(LOGOUT));
+    b.log_out(&p, &gw.url(LOGOUT));
 
     // Nor into the gateway's log (written after each response: wait for the last one).
     let log = gw.wait_for_log("public/bye.txt", Duration::from_secs(5));

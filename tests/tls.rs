@@ -861,8 +861,9 @@ fn conf_example_checks() {
 }
 
 /// Requests on a TLS listener count as HTTPS for the plugins (`RequestView.tls`): the OIDC
-/// plugin's logout clears its cookie with `Secure` over TLS, and without it over plain HTTP.
-/// (Logout needs no provider: with none reachable it still answers.)
+/// plugin's logout (a POST; a GET only shows its confirmation) clears its cookie with `Secure`
+/// over TLS, and without it over plain HTTP. (Logout needs no provider: with none reachable it
+/// still answers.)
 #[test]
 fn plugins_see_tls_listeners_as_https() {
     let Some(pki) = Pki::new() else { return };
@@ -898,9 +899,11 @@ routes:
         &pki.ca(),
         "--resolve",
         &resolve,
+        "--data",
+        "",
         &format!("https://a.test:{port}{logout}"),
     ]);
-    let plain = curl(&["-D", "-", "-o", "/dev/null", &gw.url(logout)]);
+    let plain = curl(&["-D", "-", "-o", "/dev/null", "--data", "", &gw.url(logout)]);
     let cookie = |o: &Output| -> String {
         String::from_utf8_lossy(&o.stdout)
             .lines()

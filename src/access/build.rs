@@ -33,6 +33,7 @@ struct Shared {
 /// a key or password file changed since; `run` then refuses to start.
 pub fn chains(config: &Config) -> Result<Vec<Chain>, String> {
     let shared = shared(config)?;
+    warn_cookie_clashes(config);
     config
         .routes
         .iter()
@@ -80,9 +81,42 @@ fn shared(config: &Config) -> Result<Shared, String> {
     })
 }
 
+/// Logs a warning for two `oidc` entries that keep their session in the same cookie on the same
+/// sign-in host but are different route sets (another provider or client, other `allow` rules,
+/// `subject_claim` or `email_verified`): a session opens only on routes of the set it was made
+/// for, so signing in on one of them ends the session of the other in that browser.
+fn warn_cookie_clashes(config: &Config) {
+    let mut seen: Vec<(String, &OidcConfig, String)> = Vec::new();
+    for (i, route) in config.routes.iter().enumerate() {
+        let name = route.name.clone().unwrap_or_else(|| format!("route{i}"));
+        for entry in &route.auth {
+            let AuthEntry::Oidc(cfg) = entry else {
+                continue;
+            };
+            let host = cfg.sign_in_host().unwrap_or_default();
+            for (other, o, o_host) in &seen {
+                if o.cookie.name == cfg.cookie.name
+                    && *o_host == host
+                    && o.session_binding() != cfg.session_binding()
+                {
+                    log::warn!(
+                        "routes {other} and {name} keep their oidc sessions in the same cookie {:?} on {host} \
+                         but differ in provider, client or sign-in rules (allow, subject_claim, email_verified): \
+                         a session is valid only on routes of the kind it was made on, so signing in on one ends the \
+                         other's; give one of them its own cookie.name",
+                        cfg.cookie.name
+                    );
+                }
+            }
+            seen.push((name.clone(), cfg, host));
+        }
+    }
+}
+
 /// The memory session stores of this process, by provider, client and cookie: a reload builds
 /// new plugins, and their sessions must not end with the old ones. Routes that sign in at the
-/// same provider and client with the same cookie share one store, like a shared Redis prefix.
+/// same provider and client with the same cookie share one store, like a shared Redis prefix;
+/// what each of them may read is decided by the session binding sealed into every record.
 fn memory_store(cfg: &OidcConfig) -> Arc<dyn SessionStore> {
     static STORES: Lazy<Mutex<HashMap<String, Arc<MemoryStore>>>> = Lazy::new(Default::default);
     let id = format!("{}\n{}\n{}", cfg.issuer, cfg.client_id, cfg.cookie.name);

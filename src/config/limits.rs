@@ -23,6 +23,9 @@ pub struct LimitsConfig {
     pub per_route: Option<LimitRule>,
     /// Failed authentication attempts per client IP.
     pub failed_auth_per_ip: FailedAuthLimit,
+    /// The most bytes held at once for requests' buffers (aws-chunked chunks, listings,
+    /// DeleteObjects bodies), over the whole process; omitted: `crate::limit::memory`'s default.
+    pub buffer_memory: Option<super::model::ByteSize>,
 }
 
 /// A rate and/or a concurrency limit.

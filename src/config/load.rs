@@ -147,6 +147,9 @@ pub fn load_str(
         None | Some(Value::Null) => Some(AccessKeys::default()),
         Some(v) => typed::<AccessKeys>(v, &Path::root().key("access_keys"), substituted, &mut r),
     };
+    let mut warnings = Reporter::new(file_label, &locations);
+    validate::warn_open_prefixes(&routes, access_keys.as_ref(), &mut warnings);
+    validate::warn_sign_in_hosts(&routes, &mut warnings);
     if let Some(keys) = &mut access_keys {
         let has_s3 = routes.iter().any(|(_, rt)| rt.frontend == Frontend::S3);
         access_keys::load_and_check(keys, has_s3, &mut r);
@@ -167,6 +170,7 @@ pub fn load_str(
                 access_keys,
                 metrics,
                 limits,
+                warnings: warnings.finish(),
             })
         }
         _ => {

@@ -28,6 +28,10 @@ pub struct Config {
     /// Rate and concurrency limits (see [`crate::limit`]); defaults: only the failed-auth limit.
     #[serde(default)]
     pub limits: crate::config::limits::LimitsConfig,
+    /// What `check` prints as warnings (a valid config that may not mean what it says), in
+    /// file order; never read from the file.
+    #[serde(skip)]
+    pub warnings: Vec<super::problem::Problem>,
 }
 
 /// Where the S3 frontend's access keys come from: static pairs (inline or in files) and sealed
@@ -525,6 +529,12 @@ pub struct Route {
     /// preflights are refused like any other `OPTIONS`.
     #[serde(default)]
     pub cors: Option<CorsConfig>,
+    /// Let browsers render objects as pages (HTML, SVG, XML with their scripts) on this route's
+    /// host. Default `false`: object responses carry a sandboxing `Content-Security-Policy`,
+    /// and `Content-Disposition: attachment` when their type is one a browser would run
+    /// (`frontend::header_policy::harden_object_response`). Never on a host that signs in.
+    #[serde(default)]
+    pub active_content: bool,
     /// This route's own `per_ip`, `per_identity`, `per_route` rules, replacing the top-level ones.
     #[serde(default)]
     pub limits: Option<crate::config::limits::RouteLimits>,

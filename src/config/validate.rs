@@ -151,6 +151,66 @@ pub fn check_routes(
             matches.insert(key, *i);
         }
     }
+    check_active_content(routes, r);
+}
+
+/// `active_content: true` lets a stored page run its scripts on the route's host. Where the
+/// same host also signs browsers in (a route with an `oidc` entry), such a page would act with
+/// the visitor's session cookie (the stored-XSS-to-minted-key chain), so that is refused.
+fn check_active_content(routes: &[(usize, Route)], r: &mut Reporter) {
+    // Where a route signs in: the hosts it serves, and its callback's host (the cookie's).
+    let signs_in_on = |other: &Route, host: Option<&str>| {
+        other.auth.iter().any(|a| match a {
+            AuthEntry::Oidc(cfg) => {
+                hosts_overlap(host, other.host.as_deref())
+                    || cfg
+                        .sign_in_host()
+                        .is_some_and(|h| hosts_overlap(host, Some(&h)))
+            }
+            _ => false,
+        })
+    };
+    for (i, route) in routes.iter().filter(|(_, route)| route.active_content) {
+        let clash = routes
+            .iter()
+            .find(|(_, other)| signs_in_on(other, route.host.as_deref()));
+        let Some((j, _)) = clash else {
+            continue;
+        };
+        let at = at_route(*i).key("active_content");
+        let whose = if j == i {
+            "this route signs browsers in (`oidc`)".to_string()
+        } else {
+            format!(
+                "the route at line {} signs browsers in (`oidc`) on a host this route also \
+                 serves",
+                r.line_of(&at_route(*j)),
+            )
+        };
+        r.at(
+            &at,
+            format!(
+                "{whose}: a stored HTML or SVG page would run there with the visitor's session. \
+                 Serve active content from a route on a host of its own (set `host`), or remove \
+                 `active_content`"
+            ),
+        );
+    }
+}
+
+/// Whether two route `host` patterns (`None`: any; `*.example.com`: a suffix) can match one
+/// request host.
+fn hosts_overlap(a: Option<&str>, b: Option<&str>) -> bool {
+    let (Some(a), Some(b)) = (a, b) else {
+        return true;
+    };
+    let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
+    match (a.strip_prefix('*'), b.strip_prefix('*')) {
+        (None, None) => a == b,
+        (Some(sa), Some(sb)) => sa.ends_with(sb) || sb.ends_with(sa),
+        (Some(suffix), None) => b.len() > suffix.len() && b.ends_with(suffix),
+        (None, Some(suffix)) => a.len() > suffix.len() && a.ends_with(suffix),
+    }
 }
 
 /// Longest accepted `cors.max_age_seconds` (a day; browsers cap it lower anyway).
@@ -265,6 +325,140 @@ pub fn check_sign_in(routes: &[(usize, Route)], has_sealing_keys: bool, r: &mut 
                      encrypted with a key derived from them, which every instance must share",
                 );
             }
+        }
+    }
+}
+
+/// Warnings (never errors) about prefixes that cover more than their folder: a grant prefix
+/// (inline static keys, the plugins' grant templates) or a public route's `key_prefix` that
+/// does not end in `/`. `users/alice` also covers `users/alice2/`; a template
+/// `users/{sub}` gives `alice` the keys of `alice2`; a public `key_prefix: public` also serves
+/// `public-drafts/`. Key files are not looked at: their entries have no place in this file.
+pub fn warn_open_prefixes(
+    routes: &[(usize, Route)],
+    keys: Option<&super::model::AccessKeys>,
+    w: &mut Reporter,
+) {
+    for (i, route) in routes {
+        let at = at_route(*i);
+        if route.public && is_open_prefix(&route.key_prefix) {
+            w.at(
+                &at.key("key_prefix"),
+                format!(
+                    "{:?} does not end in `/`: this public route also serves every key that \
+                     merely starts with it (`{}-old/...`); end it with `/`",
+                    route.key_prefix, route.key_prefix
+                ),
+            );
+        }
+        for (j, entry) in route.auth.iter().enumerate() {
+            let entry_at = at.key("auth").index(j).key(entry.name());
+            let mut lists = vec![(entry_at.key("grants"), entry_templates(entry))];
+            if let AuthEntry::Basic(basic) = entry {
+                for (u, user) in basic.users.iter().enumerate() {
+                    let user_at = entry_at.key("users").index(u).key("grants");
+                    lists.push((user_at, user.grants.as_slice()));
+                }
+            }
+            for (list_at, templates) in lists {
+                for (k, t) in templates.iter().enumerate() {
+                    warn_grant_prefix(&t.prefix, &list_at.index(k).key("prefix"), w);
+                }
+            }
+        }
+    }
+    for (i, key) in keys.map_or(&[][..], |k| &k.static_keys).iter().enumerate() {
+        let at = Path::root().key("access_keys").key("static").index(i);
+        for (k, grant) in key.grants.iter().enumerate() {
+            warn_grant_prefix(&grant.prefix, &at.key("grants").index(k).key("prefix"), w);
+        }
+    }
+}
+
+/// The grant templates an auth entry gives every identity it authenticates.
+fn entry_templates(entry: &AuthEntry) -> &[bucketgate_plugin::GrantTemplate] {
+    match entry {
+        AuthEntry::Jwt(c) => &c.grants,
+        AuthEntry::Basic(c) => &c.grants,
+        AuthEntry::Oidc(c) => &c.grants,
+    }
+}
+
+fn warn_grant_prefix(prefix: &str, at: &Path, w: &mut Reporter) {
+    if !is_open_prefix(prefix) {
+        return;
+    }
+    let message = match prefix.rfind('{') {
+        Some(_) if prefix.ends_with('}') => format!(
+            "{prefix:?} does not end in `/`: the claim's value is only the start of the last \
+             segment, so `alice` would also reach the keys of `alice2`; write \"{prefix}/\""
+        ),
+        _ => format!(
+            "{prefix:?} does not end in `/`: it covers every key that merely starts with it \
+             ({prefix:?} + `2/...`), not just one folder; end it with `/` unless that is meant"
+        ),
+    };
+    w.at(at, message);
+}
+
+/// A non-empty prefix that does not end at a folder boundary.
+fn is_open_prefix(prefix: &str) -> bool {
+    !prefix.is_empty() && !prefix.ends_with('/')
+}
+
+/// A warning (never an error) for each `oidc` entry whose sign-in host (`redirect_url`'s host,
+/// where its session cookie lives and keys are minted) also serves objects: every other route
+/// that can match that host, and the entry's own `frontend: s3` route when it serves all hosts
+/// or is the only S3 route (presigned URLs reach its objects there). A stored HTML or SVG object
+/// on that host runs as the sign-in site, with the visitor's session. A `files` route's own
+/// sign-in is not counted: its objects are what its session cookie is for.
+pub fn warn_sign_in_hosts(routes: &[(usize, Route)], w: &mut Reporter) {
+    let name = |i: usize, route: &Route| route.name.clone().unwrap_or_else(|| format!("route{i}"));
+    for (i, route) in routes {
+        for (j, entry) in route.auth.iter().enumerate() {
+            let AuthEntry::Oidc(cfg) = entry else {
+                continue;
+            };
+            let Some(host) = cfg.sign_in_host() else {
+                continue;
+            };
+            let reaches = |r: &Route| hosts_overlap(r.host.as_deref(), Some(&host));
+            let split = routes
+                .iter()
+                .any(|(k, other)| k != i && other.frontend == Frontend::S3 && !reaches(other));
+            let sharing: Vec<String> = routes
+                .iter()
+                .filter(|(k, other)| {
+                    if k == i {
+                        route.frontend == Frontend::S3 && (route.host.is_none() || !split)
+                    } else {
+                        reaches(other)
+                    }
+                })
+                .map(|(k, other)| format!("`{}`", name(*k, other)))
+                .collect();
+            if sharing.is_empty() {
+                continue;
+            }
+            w.at(
+                &at_route(*i)
+                    .key("auth")
+                    .index(j)
+                    .key("oidc")
+                    .key("redirect_url"),
+                format!(
+                    "the sign-in host {host} also serves objects ({} {}): an uploaded HTML or \
+                     SVG file there runs as the sign-in site, with the visitor's session. Serve \
+                     objects and sign-in from separate hosts (set each route's `host`; README, \
+                     \"Separate hosts for objects and sign-in\")",
+                    if sharing.len() == 1 {
+                        "route"
+                    } else {
+                        "routes"
+                    },
+                    sharing.join(", ")
+                ),
+            );
         }
     }
 }
@@ -598,5 +792,26 @@ mod tests {
         }
         assert_eq!(normalized_prefix("/files/"), "/files");
         assert_eq!(normalized_prefix("/"), "/");
+    }
+
+    #[test]
+    fn host_patterns_overlap() {
+        for (a, b) in [
+            (None, Some("a.example.com")),
+            (Some("a.example.com"), Some("A.example.com")),
+            (Some("*.example.com"), Some("a.example.com")),
+            (Some("a.example.com"), Some("*.example.com")),
+            (Some("*.example.com"), Some("*.b.example.com")),
+        ] {
+            assert!(hosts_overlap(a, b), "{a:?} {b:?}");
+        }
+        for (a, b) in [
+            (Some("a.example.com"), Some("b.example.com")),
+            (Some("*.example.com"), Some("example.com")),
+            (Some("*.example.com"), Some("*.example.org")),
+            (Some("*.b.example.com"), Some("a.example.com")),
+        ] {
+            assert!(!hosts_overlap(a, b), "{a:?} {b:?}");
+        }
     }
 }

@@ -59,6 +59,13 @@ fn check_limits(l: &LimitsConfig, at: &Path, r: &mut Reporter) {
             ),
         );
     }
+    if l.buffer_memory.is_some_and(|b| b.0 == 0) {
+        r.at(
+            &at.key("buffer_memory"),
+            "must be more than 0 (for example 256MiB): at 0 every listing and signed upload \
+             would be refused",
+        );
+    }
     if let Some(redis) = &l.redis {
         let at = at.key("redis");
         if let Err(e) = redis::Client::open(redis.url.as_str()) {

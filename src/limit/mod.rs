@@ -6,7 +6,9 @@
 //! - [`config`]: the YAML shape;
 //! - [`local`]: per-process counters (`pingora-limits`; approximate);
 //! - [`shared`]: Redis counters for a fleet (exact), with a local fallback;
-//! - [`client_ip`]: who the client is, behind trusted proxies.
+//! - [`client_ip`]: who the client is, behind trusted proxies;
+//! - [`attempts`]: the exact, bounded failed-authentication counts;
+//! - [`memory`]: the process-wide budget for buffers held per request (`buffer_memory`).
 //!
 //! A refusal is answered by the route's frontend, in its API's terms (`reply::Refusal::limited`).
 //!
@@ -17,6 +19,7 @@
 pub mod attempts;
 pub mod client_ip;
 pub mod local;
+pub mod memory;
 pub mod shared;
 
 use std::net::IpAddr;
@@ -125,6 +128,8 @@ pub enum Scope {
     Identity,
     Route,
     FailedAuth,
+    /// The process-wide buffer budget ([`memory`]), not a per-client rule.
+    Memory,
 }
 
 impl Scope {
@@ -134,6 +139,7 @@ impl Scope {
             Scope::Identity => "per_identity",
             Scope::Route => "per_route",
             Scope::FailedAuth => "failed_auth_per_ip",
+            Scope::Memory => "buffer_memory",
         }
     }
 
@@ -143,6 +149,7 @@ impl Scope {
             Scope::Identity => "id",
             Scope::Route => "route",
             Scope::FailedAuth => "authfail",
+            Scope::Memory => "memory",
         }
     }
 }
@@ -217,8 +224,11 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// The limits of `config`. Also sets the process-wide buffer budget ([`memory`]), which
+    /// like every counter outlives the config.
     pub fn new(config: &Config) -> Limits {
         let top: &LimitsConfig = &config.limits;
+        memory::set_budget(top.buffer_memory.map_or(memory::DEFAULT_BUDGET, |b| b.0));
         let routes = config
             .routes
             .iter()

@@ -125,6 +125,7 @@ impl Refusal {
             Scope::Ip => "too many requests from your address; slow down",
             Scope::Identity => "too many requests for your account; slow down",
             Scope::Route => "this service is busy; try again shortly",
+            Scope::Memory => "the gateway is busy; try again shortly",
         };
         Refusal::of(
             Cause::Limited(limit.scope),

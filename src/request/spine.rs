@@ -28,7 +28,8 @@ use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
 use super::cors_headers::CorsHeadersBuilder;
 use super::ctx::RequestCtx;
-use super::{cors, health, route};
+use super::route::{self, Found};
+use super::{cors, health};
 use crate::frontend::{Exchange, Step};
 use crate::gateway::live::Live;
 use crate::observe::{self, upstream_log};
@@ -56,73 +57,14 @@ impl ProxyHttp for Proxy {
         RequestCtx::new(self.live.current())
     }
 
+    /// Admission (up to the route's limits and CORS), then the route's frontend decides, then
+    /// the spine carries out its step.
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let gw = ctx.gw.clone();
-        if super::tls_version::below_min_version(session, &self.live.tls) {
-            session.set_keepalive(None);
-            let refusal =
-                Refusal::new(426, "tls_version_too_old", "this listener requires TLS 1.3");
-            reply::send_reply(session, &refusal.json()).await?;
+        let Some(found) = self.admit(session, ctx).await? else {
             return Ok(true);
-        }
-        if health::handle(session, &gw).await? {
-            return Ok(true);
-        }
-        let found = match route::find(&gw, session) {
-            Ok(found) => found,
-            Err(refusal) => {
-                reply::send_reply(session, &refusal.json()).await?;
-                return Ok(true);
-            }
         };
-        let r = &gw.route[found.index];
-        ctx.route = Some(found.index);
-        // One id from here on: every answer and the access log line carry it.
-        ctx.request_id = r.frontend.request_id();
-        cors::headers_for_answers(session, r);
-        let attempt = r
-            .frontend
-            .carries_credentials(session.req_header(), &r.chain);
-        let limits = &gw.limits;
-        if let Some(limited) = (limits)
-            .check_client(session, found.index, &r.name, attempt, &mut ctx.limits)
-            .await
-        {
-            return self.refuse(session, ctx, &Refusal::limited(&limited)).await;
-        }
-        if cors::preflight(session, r).await? {
-            return Ok(true);
-        }
-        let mut ex = Exchange {
-            route: found.index,
-            route_name: &r.name,
-            config: &gw.config.routes[found.index],
-            chain: &r.chain,
-            pool: &r.pool,
-            limits,
-            admission: &mut ctx.limits,
-            host: &found.host,
-            rest: &found.rest,
-            request_id: ctx.request_id.as_deref(),
-            identity: None,
-            key: None,
-        };
-        let step = r.frontend.request(session, &mut ex).await;
-        ctx.identity = ex.identity.take();
-        ctx.key = ex.key.take();
-        match step? {
-            Step::Forward(forward) => {
-                ctx.forward = Some(forward);
-                Ok(false)
-            }
-            Step::Refuse(refusal) => self.refuse(session, ctx, &refusal).await,
-            Step::Plugin(resp) => reply::send_local(session, &resp).await.map(|_| true),
-            Step::Reply(answer) => reply::send_reply(session, &answer).await.map(|_| true),
-            Step::Drive(drive) => match drive.run(session, &gw.client).await? {
-                Ok(()) => Ok(true),
-                Err(refusal) => self.refuse(session, ctx, &refusal).await,
-            },
-        }
+        let step = self.decide(session, ctx, &found).await?;
+        self.take_step(session, ctx, step).await
     }
 
     async fn request_body_filter(
@@ -331,6 +273,98 @@ impl ProxyHttp for Proxy {
 }
 
 impl Proxy {
+    /// Everything before the frontend: the TLS gate, health endpoints, route matching, the
+    /// per-client limits and CORS preflights. `None` when the request was answered here.
+    async fn admit(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Option<Found>> {
+        let gw = ctx.gw.clone();
+        if super::tls_version::below_min_version(session, &self.live.tls) {
+            session.set_keepalive(None);
+            let refusal =
+                Refusal::new(426, "tls_version_too_old", "this listener requires TLS 1.3");
+            reply::send_reply(session, &refusal.json()).await?;
+            return Ok(None);
+        }
+        if health::handle(session, &gw).await? {
+            return Ok(None);
+        }
+        let found = match route::find(&gw, session) {
+            Ok(found) => found,
+            Err(refusal) => {
+                reply::send_reply(session, &refusal.json()).await?;
+                return Ok(None);
+            }
+        };
+        let r = &gw.route[found.index];
+        ctx.route = Some(found.index);
+        // One id from here on: every answer and the access log line carry it.
+        ctx.request_id = r.frontend.request_id();
+        cors::headers_for_answers(session, r);
+        let attempt = (r.frontend).carries_credentials(session.req_header(), &r.chain);
+        if let Some(limited) = (gw.limits)
+            .check_client(session, found.index, &r.name, attempt, &mut ctx.limits)
+            .await
+        {
+            self.refuse(session, ctx, &Refusal::limited(&limited))
+                .await?;
+            return Ok(None);
+        }
+        if cors::preflight(session, r).await? {
+            return Ok(None);
+        }
+        Ok(Some(found))
+    }
+
+    /// The route's frontend decides what to do with the request.
+    async fn decide(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        found: &Found,
+    ) -> Result<Step> {
+        let gw = ctx.gw.clone();
+        let r = &gw.route[found.index];
+        let mut ex = Exchange {
+            route: found.index,
+            route_name: &r.name,
+            config: &gw.config.routes[found.index],
+            chain: &r.chain,
+            pool: &r.pool,
+            limits: &gw.limits,
+            admission: &mut ctx.limits,
+            host: &found.host,
+            rest: &found.rest,
+            request_id: ctx.request_id.as_deref(),
+            identity: None,
+            key: None,
+        };
+        let step = r.frontend.request(session, &mut ex).await;
+        ctx.identity = ex.identity.take();
+        ctx.key = ex.key.take();
+        step
+    }
+
+    /// Carries out the frontend's step; true when the request was answered here.
+    async fn take_step(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        step: Step,
+    ) -> Result<bool> {
+        match step {
+            Step::Forward(forward) => {
+                ctx.forward = Some(forward);
+                Ok(false)
+            }
+            Step::Refuse(refusal) => self.refuse(session, ctx, &refusal).await,
+            Step::Plugin(resp) => reply::send_local(session, &resp).await.map(|_| true),
+            Step::Reply(answer) => reply::send_reply(session, &answer).await.map(|_| true),
+            Step::Drive(drive) => match drive.run(session, &ctx.gw.client).await? {
+                Ok(()) => Ok(true),
+                Err(refusal) => self.refuse(session, ctx, &refusal).await,
+            },
+        }
+    }
+
     /// Answers `refusal` in the route's format; the request is over (true).
     async fn refuse(
         &self,

@@ -841,6 +841,41 @@ impl Browser {
         self.navigate("GET", url, &[], nav)
     }
 
+    /// Presses the button of the first POST form on `page` (a page of the gateway), as a
+    /// browser does: a POST to its action with the form's fields and the headers of a
+    /// same-origin form submission (`Origin`, `Sec-Fetch-Site: same-origin`, `Sec-Fetch-Mode:
+    /// navigate`, `Sec-Fetch-Dest: document`); then redirects are followed, confirming the
+    /// provider's logout form if `provider` is given and it shows one.
+    #[track_caller]
+    pub fn submit(&mut self, provider: Option<&Provider>, page: &Page) -> Page {
+        let (target, origin, body) = post_form(page);
+        let headers = same_origin_form_headers(&origin);
+        let nav = Nav {
+            provider,
+            user: None,
+            stop_before: None,
+        };
+        self.navigate_with_body("POST", &target, &headers, Some(body), nav)
+    }
+
+    /// [`Browser::submit`], but only the POST itself: its response, no redirect followed.
+    #[track_caller]
+    pub fn submit_once(&mut self, page: &Page) -> Response {
+        let (target, origin, body) = post_form(page);
+        let headers = same_origin_form_headers(&origin);
+        self.fetch("POST", &target, &headers, Some(&body))
+    }
+
+    /// Signs out of the gateway at `url` (its logout path) as a person does: opens the
+    /// confirmation page, presses "Sign out", and follows on through the provider's
+    /// end-session confirmation to wherever it ends.
+    #[track_caller]
+    pub fn log_out(&mut self, provider: &Provider, url: &str) -> Page {
+        let page = self.open(url);
+        page.assert_status(200);
+        self.submit(Some(provider), &page)
+    }
+
     /// GET `url` and follow redirects, confirming the provider's logout form ("Yes, sign me
     /// out") if it shows one; no login.
     #[track_caller]
@@ -861,10 +896,22 @@ impl Browser {
         headers: &[(&str, &str)],
         nav: Nav<'_>,
     ) -> Page {
+        self.navigate_with_body(method, url, headers, None, nav)
+    }
+
+    #[track_caller]
+    fn navigate_with_body(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        nav: Nav<'_>,
+    ) -> Page {
         let mut trail: Vec<Step> = Vec::new();
         let mut method = method.to_string();
         let mut url = url.to_string();
-        let mut body: Option<Vec<u8>> = None;
+        let mut body = body;
         let mut extra: Vec<(String, String)> = headers
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -1066,6 +1113,35 @@ impl Browser {
     pub fn set_cookies_named(&self, name: &str) -> Vec<&SetCookie> {
         self.set_cookies.iter().filter(|s| s.name == name).collect()
     }
+}
+
+/// The first POST form of `page`: its absolute action URL, the page's origin, and its fields
+/// form-encoded.
+#[track_caller]
+pub fn post_form(page: &Page) -> (String, String, Vec<u8>) {
+    let html = page.text();
+    let form = forms(&html)
+        .into_iter()
+        .find(|f| f.method == "POST")
+        .unwrap_or_else(|| panic!("no POST form on the page:\n{}", page.describe()));
+    let here = Url::parse(&page.url).expect("an absolute page URL");
+    let target = here
+        .join(&form.action)
+        .unwrap_or_else(|| panic!("bad form action {:?}", form.action))
+        .to_url();
+    (target, here.origin(), form_body(&form.inputs))
+}
+
+/// The headers of a form submitted by a person on a page of `origin`.
+pub fn same_origin_form_headers(origin: &str) -> [(&str, &str); 6] {
+    [
+        ("Origin", origin),
+        ("Sec-Fetch-Site", "same-origin"),
+        ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-Dest", "document"),
+        ("Sec-Fetch-User", "?1"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ]
 }
 
 /// RFC 6265 5.1.4 path-match.

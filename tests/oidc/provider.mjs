@@ -16,7 +16,9 @@
 //   registered post_logout_redirect_uris);
 // - the development login form (`devInteractions`): any password; the login name is the
 //   account id. Accounts: alice (alice@example.com, groups [staff]), bob (bob@other.example,
-//   groups []), carol (carol@example.com, groups [staff]). An unknown login name never gets in.
+//   groups []), carol (carol@example.com, groups [staff]), dana (dana@example.com, groups
+//   [staff, admins]), erin (erin@example.com, email_verified false) and frank
+//   (frank@example.com, no email_verified claim). An unknown login name never gets in.
 // - the ID token carries the scope claims too (email, email_verified, name,
 //   preferred_username, groups), as Keycloak and Azure AD do; `groups` comes with `profile`
 //   (and with a `groups` scope, for configs that ask for it).
@@ -54,10 +56,14 @@ if (!args['redirect-uri']?.length) die('at least one --redirect-uri is required'
 const tokenTtl = Number(args['token-ttl']);
 if (!Number.isInteger(tokenTtl) || tokenTtl < 60) die('--token-ttl must be an integer >= 60');
 
+// email_verified is true unless an account says otherwise (`undefined`: the claim is left out).
 const ACCOUNTS = {
   alice: { email: 'alice@example.com', name: 'Alice Example', groups: ['staff'] },
   bob: { email: 'bob@other.example', name: 'Bob Other', groups: [] },
   carol: { email: 'carol@example.com', name: 'Carol Example', groups: ['staff'] },
+  dana: { email: 'dana@example.com', name: 'Dana Admin', groups: ['staff', 'admins'] },
+  erin: { email: 'erin@example.com', name: 'Erin Unverified', groups: ['staff'], email_verified: false },
+  frank: { email: 'frank@example.com', name: 'Frank Unknown', groups: ['staff'], email_verified: undefined },
 };
 const revoked = new Set();
 // account id -> grant ids and session ids, to destroy them on revocation.
@@ -96,10 +102,11 @@ const provider = new Provider(issuer, {
     return {
       accountId: id,
       async claims() {
+        const verified = 'email_verified' in account ? account.email_verified : true;
         return {
           sub: id,
           email: account.email,
-          email_verified: true,
+          ...(verified === undefined ? {} : { email_verified: verified }),
           name: account.name,
           preferred_username: id,
           groups: account.groups,

@@ -107,9 +107,15 @@ impl Grant {
 }
 
 /// A grant whose bucket and prefix may contain `{claim}` placeholders, filled from the
-/// caller's string claims: `prefix: "users/{sub}/"`. A placeholder whose claim is missing, not
-/// a string, empty, or contains `/`, `\`, `{`, `}` or a control character, or is `.` or `..`,
-/// makes the template yield nothing: a claim can never widen a grant.
+/// caller's string claims: `prefix: "users/{sub}/"`. Each placeholder stands for (part of) one
+/// path segment, so a claim value that could stand for more, or for anything, makes the
+/// template yield nothing, and a claim can never widen a grant: a value that is missing, not a
+/// string, or empty; that contains `/` or `\` (another segment), `*` (the any-bucket
+/// wildcard), `..` or a lone `.` (dot segments), `{` or `}`, or a control character.
+///
+/// The template must do its part: a placeholder at the very end of a prefix
+/// (`users/{sub}` without the final `/`) gives `alice` the keys of `alice2` too, so
+/// `bucketgate check` warns about prefixes that do not end in `/`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrantTemplate {
@@ -165,12 +171,7 @@ fn fill(template: &str, claims: &serde_json::Map<String, serde_json::Value>) -> 
         out.push_str(&rest[..start]);
         let end = rest[start..].find('}')? + start;
         let value = claims.get(&rest[start + 1..end])?.as_str()?;
-        let unsafe_value = value.is_empty()
-            || value == "."
-            || value == ".."
-            || value.contains(['/', '\\', '{', '}'])
-            || value.chars().any(char::is_control);
-        if unsafe_value {
+        if !is_safe_segment_value(value) {
             return None;
         }
         out.push_str(value);
@@ -181,6 +182,16 @@ fn fill(template: &str, claims: &serde_json::Map<String, serde_json::Value>) -> 
     }
     out.push_str(rest);
     Some(out)
+}
+
+/// Whether a claim value may fill a placeholder: it stands for (part of) one segment and
+/// nothing more (see [`GrantTemplate`]).
+fn is_safe_segment_value(value: &str) -> bool {
+    !(value.is_empty()
+        || value == "."
+        || value.contains("..")
+        || value.contains(['/', '\\', '*', '{', '}'])
+        || value.chars().any(char::is_control))
 }
 
 #[cfg(test)]
@@ -242,11 +253,44 @@ mod tests {
             t.resolve(&claims("alice".into())).unwrap().prefix,
             "users/alice/"
         );
-        for bad in ["", ".", "..", "a/b", "a\\b", "{x}", "a\nb"] {
+        for bad in [
+            "", ".", "..", "a/b", "/", "a/", "a\\b", "{x}", "a}", "a\nb", "a\u{7f}", "*", "a*",
+            "a..b", "../x", "\u{85}",
+        ] {
             assert_eq!(t.resolve(&claims(bad.into())), None, "{bad:?}");
+        }
+        for good in [
+            "alice",
+            "a.b",
+            ".hidden",
+            "user@example.org",
+            "ünïcode",
+            "a b",
+        ] {
+            assert!(t.resolve(&claims(good.into())).is_some(), "{good:?}");
         }
         assert_eq!(t.resolve(&claims(42.into())), None);
         assert_eq!(t.resolve(&serde_json::Map::new()), None);
+    }
+
+    /// A claim of `*` filled into a bucket would have been the any-bucket wildcard.
+    #[test]
+    fn a_star_claim_never_becomes_the_bucket_wildcard() {
+        let t = GrantTemplate {
+            bucket: "{tenant}".into(),
+            prefix: "".into(),
+            operations: Operations::of(&[Operation::Read, Operation::List]),
+        };
+        let claims = |tenant: &str| {
+            let mut m = serde_json::Map::new();
+            m.insert("tenant".into(), tenant.into());
+            m
+        };
+        assert_eq!(t.resolve(&claims("*")), None);
+        assert_eq!(t.resolve(&claims("acme*")), None);
+        let g = t.resolve(&claims("acme")).expect("a plain tenant fills");
+        assert!(g.allows(Operation::Read, "acme", "k"));
+        assert!(!g.allows(Operation::Read, "other", "k"));
     }
 
     #[test]

@@ -449,15 +449,8 @@ fn check_key_entry(path: &str, key: &KeyConfig, problems: &mut Vec<ConfigProblem
         ));
     }
     if let Some(url) = &key.jwks_url {
-        let lower = url.to_ascii_lowercase();
-        let rest = lower
-            .strip_prefix("https://")
-            .or_else(|| lower.strip_prefix("http://"));
-        if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
-            problems.push(ConfigProblem::new(
-                format!("{path}.jwks_url"),
-                "must be an http:// or https:// URL with a host",
-            ));
+        if let Err(why) = crate::remote::check_url(url) {
+            problems.push(ConfigProblem::new(format!("{path}.jwks_url"), why));
         }
         if !(MIN_REFRESH_SECONDS..=MAX_REFRESH_SECONDS).contains(&key.refresh_seconds()) {
             problems.push(ConfigProblem::new(

@@ -6,6 +6,13 @@
 //! The thread refreshes each set every `refresh_seconds`, retries a failed fetch sooner, and
 //! refreshes early (at most once per [`Timing::min_early`]) when a token names an unknown `kid`
 //! (a key rotation). It ends when its plugin is dropped.
+//!
+//! The keys decide who gets in, so where they come from is pinned down: the URL must be
+//! `https://` ([`check_url`]; plain `http://` only for a loopback host, where nothing crosses
+//! a network), and a fetch follows no redirect. A `3xx` (or any status but `200`) is a failed
+//! fetch that keeps the previous keys and says so in the log: a redirect could otherwise lead
+//! from `https` to `http`, or to a host the operator never named. The OIDC plugin's client
+//! follows the same rule.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -102,22 +109,29 @@ impl RemoteSet {
 
     /// Fetches the document once and swaps its keys in. On failure the old keys stay.
     pub fn fetch(&self, timeout: Duration) -> Result<usize, String> {
+        // Checked at config time too; again here, as the last word before a request goes out.
+        check_url(&self.url)?;
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .user_agent("bucketgate-jwt")
+            .max_redirects(0)
+            .http_status_as_error(false)
             .build()
             .into();
-        let text = agent
+        let mut response = agent
             .get(&self.url)
             .header("accept", "application/json")
             .call()
-            .and_then(|mut response| {
-                response
-                    .body_mut()
-                    .with_config()
-                    .limit(MAX_DOCUMENT_BYTES)
-                    .read_to_string()
-            })
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(refused_status(status, response.headers()));
+        }
+        let text = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_DOCUMENT_BYTES)
+            .read_to_string()
             .map_err(|e| e.to_string())?;
         let doc = jwks::parse(&text, self.pin)?;
         for why in &doc.rejected {
@@ -132,6 +146,54 @@ impl RemoteSet {
         }
         self.store(doc.keys);
         Ok(count)
+    }
+}
+
+/// Why a JWKS URL may not be used, if it may not: it must be `https://` with a host, or
+/// `http://` to a loopback host (`localhost`, `127.0.0.0/8`, `::1`).
+pub fn check_url(url: &str) -> Result<(), String> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| "must be an https:// URL with a host".to_string())?;
+    let host = uri.host().unwrap_or_default();
+    if host.is_empty() {
+        return Err("must be an https:// URL with a host".into());
+    }
+    match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("https") => Ok(()),
+        Some("http") if is_loopback_host(host) => Ok(()),
+        Some("http") => Err(format!(
+            "must be https: the keys decide who gets in, and plain http would let anyone on the \
+             path to {host} swap them (http is accepted only for a loopback host)"
+        )),
+        _ => Err("must be an https:// URL with a host".into()),
+    }
+}
+
+/// `localhost` or a loopback address (IPv6 in brackets, as in a URL).
+fn is_loopback_host(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The error of a fetch answered with `status`: a redirect names where it pointed (without
+/// any userinfo), since that is what the operator must fix in `jwks_url`.
+fn refused_status(status: u16, headers: &http::HeaderMap) -> String {
+    if (300..400).contains(&status) {
+        let location = headers
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(without_userinfo)
+            .unwrap_or_else(|| "nowhere".into());
+        format!(
+            "answered {status}, a redirect to {location}, which is not followed: set jwks_url to \
+             the document's final https URL"
+        )
+    } else {
+        format!("answered {status} instead of 200")
     }
 }
 

@@ -1,10 +1,16 @@
 //! Who may sign in, from the verified claims: the subject (a non-empty string claim), and the
-//! optional `allow` rules (email domain with the email not marked unverified, group
-//! membership). Every rule that is set must pass.
+//! optional `allow` rules (email domain, group membership). Every rule that is set must pass.
+//! They are applied at sign-in, at each re-check, and on every request of a session, by the
+//! route's own rules.
+//!
+//! An email is used for a decision only when it is verified: `email_verified` must be `true`
+//! (a boolean, or the string `"true"` some providers send). The section's `email_verified:
+//! when_present` accepts a missing claim, for providers that never send it; an explicit `false`
+//! is refused either way. The same rule decides whether `{email}` may fill a grant.
 
 use serde_json::Value;
 
-use crate::config::AllowConfig;
+use crate::config::{AllowConfig, EmailVerified};
 use crate::records::Claims;
 
 /// The subject: the claim `name`, a non-empty string without control characters.
@@ -19,8 +25,36 @@ pub fn subject(claims: &Claims, name: &str) -> Result<String, String> {
     }
 }
 
+/// Whether the claims' email may be trusted: `email_verified` is true, or (with
+/// [`EmailVerified::WhenPresent`]) absent. Err says why not.
+pub fn email_verified(claims: &Claims, mode: EmailVerified) -> Result<(), &'static str> {
+    match claims.get("email_verified") {
+        Some(Value::Bool(true)) => Ok(()),
+        Some(Value::String(s)) if s == "true" => Ok(()),
+        None if mode == EmailVerified::WhenPresent => Ok(()),
+        None => Err("email_verified is missing (set email_verified: when_present for a provider that never sends it)"),
+        Some(_) => Err("email_verified is not true"),
+    }
+}
+
+/// The claims that fill grant templates: all of them, except an `email` that is not verified
+/// (so a grant on `users/{email}/` is void for an unverified address).
+pub fn for_grants(claims: &Claims, mode: EmailVerified) -> std::borrow::Cow<'_, Claims> {
+    if claims.contains_key("email") && email_verified(claims, mode).is_err() {
+        let mut trimmed = claims.clone();
+        trimmed.remove("email");
+        std::borrow::Cow::Owned(trimmed)
+    } else {
+        std::borrow::Cow::Borrowed(claims)
+    }
+}
+
 /// Whether the claims pass `allow`; Err says why not (for the log: no claim values).
-pub fn check(claims: &Claims, allow: Option<&AllowConfig>) -> Result<(), String> {
+pub fn check(
+    claims: &Claims,
+    allow: Option<&AllowConfig>,
+    mode: EmailVerified,
+) -> Result<(), String> {
     let Some(allow) = allow else {
         return Ok(());
     };
@@ -29,11 +63,7 @@ pub fn check(claims: &Claims, allow: Option<&AllowConfig>) -> Result<(), String>
             .get("email")
             .and_then(Value::as_str)
             .ok_or("no email claim")?;
-        let unverified = matches!(claims.get("email_verified"), Some(Value::Bool(false)))
-            || matches!(claims.get("email_verified"), Some(Value::String(s)) if s == "false");
-        if unverified {
-            return Err("email_verified is false".into());
-        }
+        email_verified(claims, mode)?;
         let domain = email
             .rsplit_once('@')
             .map(|(_, d)| d)
@@ -70,6 +100,9 @@ pub fn check(claims: &Claims, allow: Option<&AllowConfig>) -> Result<(), String>
 mod tests {
     use super::*;
 
+    const REQUIRED: EmailVerified = EmailVerified::Required;
+    const WHEN_PRESENT: EmailVerified = EmailVerified::WhenPresent;
+
     fn claims(v: serde_json::Value) -> Claims {
         serde_json::from_value(v).unwrap()
     }
@@ -94,53 +127,108 @@ mod tests {
     #[test]
     fn email_domain_rule() {
         let a = allow(&["example.com"], &[]);
-        assert!(check(
-            &claims(serde_json::json!({"email": "alice@example.com"})),
-            Some(&a)
-        )
-        .is_ok());
-        assert!(check(
-            &claims(serde_json::json!({"email": "alice@EXAMPLE.com", "email_verified": true})),
-            Some(&a)
-        )
-        .is_ok());
+        for good in [
+            serde_json::json!({"email": "alice@EXAMPLE.com", "email_verified": true}),
+            serde_json::json!({"email": "alice@example.com", "email_verified": "true"}),
+        ] {
+            assert!(
+                check(&claims(good.clone()), Some(&a), REQUIRED).is_ok(),
+                "{good}"
+            );
+        }
         for bad in [
-            serde_json::json!({"email": "bob@other.example"}),
-            serde_json::json!({"email": "bob@example.com.evil"}),
-            serde_json::json!({"email": "bob@evil.example.com"}),
-            serde_json::json!({"email": "alice@example.com", "email_verified": false}),
-            serde_json::json!({"email": "alice@example.com", "email_verified": "false"}),
-            serde_json::json!({"email": "example.com"}),
-            serde_json::json!({"email": 7}),
+            serde_json::json!({"email": "bob@other.example", "email_verified": true}),
+            serde_json::json!({"email": "bob@example.com.evil", "email_verified": true}),
+            serde_json::json!({"email": "bob@evil.example.com", "email_verified": true}),
+            serde_json::json!({"email": "example.com", "email_verified": true}),
+            serde_json::json!({"email": 7, "email_verified": true}),
+            serde_json::json!({"email_verified": true}),
             serde_json::json!({}),
         ] {
-            assert!(check(&claims(bad.clone()), Some(&a)).is_err(), "{bad}");
+            assert!(
+                check(&claims(bad.clone()), Some(&a), REQUIRED).is_err(),
+                "{bad}"
+            );
+            assert!(
+                check(&claims(bad.clone()), Some(&a), WHEN_PRESENT).is_err(),
+                "{bad}"
+            );
         }
+    }
+
+    /// Missing, false and true `email_verified`, by default and with the opt-out.
+    #[test]
+    fn email_domains_need_a_verified_email_unless_the_provider_opts_out() {
+        let a = allow(&["example.com"], &[]);
+        let missing = claims(serde_json::json!({"email": "alice@example.com"}));
+        let verified =
+            claims(serde_json::json!({"email": "alice@example.com", "email_verified": true}));
+        let unverified = [
+            claims(serde_json::json!({"email": "alice@example.com", "email_verified": false})),
+            claims(serde_json::json!({"email": "alice@example.com", "email_verified": "false"})),
+            claims(serde_json::json!({"email": "alice@example.com", "email_verified": null})),
+            claims(serde_json::json!({"email": "alice@example.com", "email_verified": 1})),
+            claims(serde_json::json!({"email": "alice@example.com", "email_verified": "yes"})),
+        ];
+        // Default: only true counts.
+        assert!(check(&verified, Some(&a), REQUIRED).is_ok());
+        assert!(check(&missing, Some(&a), REQUIRED).is_err(), "missing");
+        for c in &unverified {
+            assert!(check(c, Some(&a), REQUIRED).is_err(), "{c:?}");
+        }
+        // Opt-out: missing is accepted, false still is not.
+        assert!(check(&verified, Some(&a), WHEN_PRESENT).is_ok());
+        assert!(
+            check(&missing, Some(&a), WHEN_PRESENT).is_ok(),
+            "missing, opted out"
+        );
+        for c in &unverified {
+            assert!(check(c, Some(&a), WHEN_PRESENT).is_err(), "{c:?}");
+        }
+        // Without an email rule, email_verified does not matter for allow.
+        let groups = allow(&[], &["staff"]);
+        let staff = claims(
+            serde_json::json!({"email": "x@y", "email_verified": false, "groups": ["staff"]}),
+        );
+        assert!(check(&staff, Some(&groups), REQUIRED).is_ok());
+    }
+
+    #[test]
+    fn unverified_emails_do_not_fill_grants() {
+        let missing = claims(serde_json::json!({"sub": "a", "email": "alice@example.com"}));
+        let verified = claims(
+            serde_json::json!({"sub": "a", "email": "alice@example.com", "email_verified": true}),
+        );
+        let unverified = claims(
+            serde_json::json!({"sub": "a", "email": "alice@example.com", "email_verified": false}),
+        );
+        assert!(!for_grants(&missing, REQUIRED).contains_key("email"));
+        assert!(for_grants(&missing, REQUIRED).contains_key("sub"));
+        assert!(for_grants(&verified, REQUIRED).contains_key("email"));
+        assert!(!for_grants(&unverified, REQUIRED).contains_key("email"));
+        assert!(for_grants(&missing, WHEN_PRESENT).contains_key("email"));
+        assert!(!for_grants(&unverified, WHEN_PRESENT).contains_key("email"));
     }
 
     #[test]
     fn group_rule_and_both_rules_together() {
         let g = allow(&[], &["staff"]);
-        assert!(check(
-            &claims(serde_json::json!({"groups": ["x", "staff"]})),
-            Some(&g)
-        )
-        .is_ok());
-        assert!(check(&claims(serde_json::json!({"groups": "staff"})), Some(&g)).is_ok());
-        assert!(check(&claims(serde_json::json!({"groups": []})), Some(&g)).is_err());
-        assert!(check(&claims(serde_json::json!({"groups": ["Staff"]})), Some(&g)).is_err());
-        assert!(check(&claims(serde_json::json!({})), Some(&g)).is_err());
+        let ok =
+            |v: serde_json::Value, a: &AllowConfig| check(&claims(v), Some(a), REQUIRED).is_ok();
+        assert!(ok(serde_json::json!({"groups": ["x", "staff"]}), &g));
+        assert!(ok(serde_json::json!({"groups": "staff"}), &g));
+        assert!(!ok(serde_json::json!({"groups": []}), &g));
+        assert!(!ok(serde_json::json!({"groups": ["Staff"]}), &g));
+        assert!(!ok(serde_json::json!({}), &g));
         let both = allow(&["example.com"], &["staff"]);
-        assert!(check(
-            &claims(serde_json::json!({"email": "carol@example.com", "groups": ["staff"]})),
-            Some(&both)
-        )
-        .is_ok());
-        assert!(check(
-            &claims(serde_json::json!({"email": "carol@example.com", "groups": []})),
-            Some(&both)
-        )
-        .is_err());
-        assert!(check(&claims(serde_json::json!({})), None).is_ok());
+        assert!(ok(
+            serde_json::json!({"email": "carol@example.com", "email_verified": true, "groups": ["staff"]}),
+            &both
+        ));
+        assert!(!ok(
+            serde_json::json!({"email": "carol@example.com", "email_verified": true, "groups": []}),
+            &both
+        ));
+        assert!(check(&claims(serde_json::json!({})), None, REQUIRED).is_ok());
     }
 }

@@ -46,15 +46,19 @@ pub struct OidcConfig {
     /// Peers (CIDR) whose `X-Forwarded-Proto` is believed for the cookie's `Secure`.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
-    /// How long a started login may take; the state is single-use.
+    /// How long a started login may take (the life of its login cookie).
     #[serde(default = "default_state_ttl")]
     pub state_ttl: DurationSpec,
     /// What a request without a session gets.
     #[serde(default)]
     pub unauthenticated: Unauthenticated,
-    /// Who may sign in at all.
+    /// Who may sign in at all, checked at sign-in and again on every request.
     #[serde(default)]
     pub allow: Option<AllowConfig>,
+    /// Whether the `email` claim counts (for `allow.email_domains` and `{email}` in grants)
+    /// only with `email_verified: true` (the default), or also without the claim.
+    #[serde(default)]
+    pub email_verified: EmailVerified,
     /// The claim that names the caller (a non-empty string).
     #[serde(default = "default_subject_claim")]
     pub subject_claim: String,
@@ -131,11 +135,24 @@ pub enum Unauthenticated {
     Deny,
 }
 
+/// When the `email` claim may be used for decisions (`allow.email_domains`, `{email}` in grants).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailVerified {
+    /// Only with `email_verified: true`: a missing or false claim makes the email unusable.
+    #[default]
+    Required,
+    /// The opt-out, for providers that never send `email_verified` (their emails are verified
+    /// by other means): a missing claim is accepted; `false` is still refused.
+    WhenPresent,
+}
+
 /// Restrictions on who may sign in; every one that is set must pass.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AllowConfig {
-    /// The `email` claim's domain must be one of these (and `email_verified` not false).
+    /// The `email` claim's domain must be one of these (and the email verified, see
+    /// [`EmailVerified`]).
     #[serde(default)]
     pub email_domains: Vec<String>,
     /// At least one of these must be in `groups_claim`.
@@ -389,6 +406,43 @@ impl OidcConfig {
     /// The callback path: the path of `redirect_url` (None when that URL is unusable).
     pub fn callback_path(&self) -> Option<String> {
         parse_absolute(&self.redirect_url).map(|u| u.path)
+    }
+
+    /// The sign-in host: `redirect_url`'s host (lower case, without the port). The session
+    /// cookie lives there, and keys are minted there.
+    pub fn sign_in_host(&self) -> Option<String> {
+        parse_absolute(&self.redirect_url).map(|u| u.host)
+    }
+
+    /// What a session is bound to: the provider and client, the cookie name, and every rule
+    /// that decides who the session is (`subject_claim`) and who may use it (`allow`,
+    /// `email_verified`). Routes whose sections agree on all of them share sessions; a session
+    /// made on one route never opens on a route that differs in any of them (another cookie
+    /// name, stricter `allow` rules). Lists are sorted, so their order does not matter.
+    pub fn session_binding(&self) -> String {
+        let allow = match &self.allow {
+            None => "none".to_string(),
+            Some(a) => {
+                let mut domains: Vec<String> = a
+                    .email_domains
+                    .iter()
+                    .map(|d| d.to_ascii_lowercase())
+                    .collect();
+                domains.sort();
+                domains.dedup();
+                let mut groups = a.groups.clone();
+                groups.sort();
+                groups.dedup();
+                format!(
+                    "domains={domains:?} groups={groups:?} claim={:?}",
+                    a.groups_claim
+                )
+            }
+        };
+        format!(
+            "issuer={:?}\nclient={:?}\ncookie={:?}\nsubject={:?}\nemail_verified={:?}\nallow={allow}",
+            self.issuer, self.client_id, self.cookie.name, self.subject_claim, self.email_verified
+        )
     }
 
     /// Every problem of this section. Paths are relative to the section. Messages never hold a

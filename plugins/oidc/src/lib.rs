@@ -14,16 +14,20 @@
 //! on tokio's blocking pool.
 //!
 //! Modules: `config` (the YAML section and its checks), `addr` (URL origins, CIDRs),
-//! `provider` (discovery, JWKS, token and userinfo calls), `login` (starting a login, the callback), `session` (authenticating a
-//! session, the periodic re-check), `endpoints` (logout, key minting), `allow` (who may sign
-//! in), `records` (states and sessions, sealed), `seal` (their encryption), `store` (memory and
-//! Redis), `web` (cookies, return URLs, browser detection), `pages` (what people see).
+//! `provider` (discovery, JWKS, token and userinfo calls), `login` (starting a login, the
+//! callback), `session` (authenticating a session, the periodic re-check), `mint` (key
+//! minting), `logout`, `csrf` (what makes a POST the user's own), `allow` (who may sign in),
+//! `records` (sessions in the store, login states in a cookie, both sealed), `seal` (their
+//! encryption), `store` (memory and Redis), `web` (cookies, return URLs, browser detection),
+//! `pages` (what people see).
 
 mod addr;
 mod allow;
 mod config;
-mod endpoints;
+mod csrf;
 mod login;
+mod logout;
+mod mint;
 mod pages;
 mod provider;
 mod records;
@@ -45,8 +49,9 @@ use bucketgate_plugin::{
 };
 
 pub use config::{
-    AllowConfig, CookieConfig, DurationSpec, MintKeysConfig, OidcConfig, RecheckConfig,
-    RecheckMethod, RedisConfig, Secret, SecureMode, SessionStoreConfig, Unauthenticated,
+    AllowConfig, CookieConfig, DurationSpec, EmailVerified, MintKeysConfig, OidcConfig,
+    RecheckConfig, RecheckMethod, RedisConfig, Secret, SecureMode, SessionStoreConfig,
+    Unauthenticated,
 };
 pub use store::{MemoryStore, RedisStore, SessionStore, StoreError};
 
@@ -59,9 +64,10 @@ const CHALLENGE: &str = "OIDC realm=\"bucketgate\"";
 
 /// What bucketgate hands the plugin beyond its config section.
 pub struct Context {
-    /// 32-byte key that encrypts session and state records at rest (XChaCha20-Poly1305, random
-    /// 24-byte nonce). bucketgate derives it from `access_keys.sealing_keys`; without sealing
-    /// keys it is random per process.
+    /// 32-byte key that encrypts sessions at rest and login states in their cookie
+    /// (XChaCha20-Poly1305, random 24-byte nonce), and from which CSRF tokens are derived.
+    /// bucketgate derives it from `access_keys.sealing_keys`; without sealing keys it is random
+    /// per process.
     pub session_key: zeroize::Zeroizing<[u8; 32]>,
     /// Set on S3 routes; used only when the section has `mint_keys`.
     pub minter: Option<Arc<dyn KeyMinter>>,
@@ -98,6 +104,7 @@ pub struct OidcPlugin {
     trusted: Vec<Cidr>,
     provider: Provider,
     records: Records,
+    csrf: csrf::Csrf,
     minter: Option<Arc<dyn KeyMinter>>,
     /// Sessions (store keys) whose re-check is running in this process.
     rechecking: Mutex<HashSet<String>>,
@@ -161,11 +168,9 @@ impl OidcPlugin {
             site,
             trusted,
             provider,
-            records: Records::new(
-                store,
-                &ctx.session_key,
-                &records::scope(&cfg.issuer, &cfg.client_id),
-            ),
+            records: Records::new(store, &ctx.session_key, &cfg.session_binding()),
+            csrf: csrf::Csrf::new(&ctx.session_key, &cfg.session_binding())
+                .ok_or_else(|| ConfigProblem::new("", "cannot derive the CSRF key"))?,
             minter: ctx.minter.filter(|_| cfg.mint_keys.is_some()),
             rechecking: Mutex::new(HashSet::new()),
             cfg: cfg.clone(),
@@ -177,8 +182,8 @@ impl OidcPlugin {
         web::secure_cookies(req, self.cfg.cookie.secure, &self.trusted)
     }
 
-    /// The name of the browser-binding cookie of a login in progress.
-    fn binding_cookie(&self) -> String {
+    /// The name of the cookie that holds a login in progress.
+    fn login_cookie(&self) -> String {
         format!("{}_login", self.cfg.cookie.name)
     }
 
@@ -241,11 +246,12 @@ impl Plugin for OidcPlugin {
         if req.path == self.cfg.logout_path {
             return Some(self.logout(req).await);
         }
-        if self.minter.is_some()
-            && (req.method == http::Method::GET || req.method == http::Method::HEAD)
-            && req.query_param("auth").is_some()
-        {
-            return Some(self.mint(req).await);
+        if self.minter.is_some() && req.query_param("auth").is_some() {
+            return match req.method {
+                http::Method::GET | http::Method::HEAD => Some(self.mint_offer(req).await),
+                http::Method::POST => Some(self.mint_post(req).await),
+                _ => None,
+            };
         }
         None
     }

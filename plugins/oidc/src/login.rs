@@ -1,44 +1,43 @@
 //! Starting a login and finishing it at the callback.
 //!
-//! Start: a fresh `state`, `nonce` and PKCE verifier go into a sealed, single-use state record
-//! (TTL `state_ttl`) with the return URL and a hash of a random browser-binding value, which the
-//! browser gets as a cookie scoped to the callback path; then a 302 to the provider.
+//! Start: a fresh `state`, `nonce` and PKCE verifier go, with the return URL, into a sealed
+//! [`LoginState`] that the browser keeps as the `<cookie>_login` cookie (scoped to the callback
+//! path, `HttpOnly`, `SameSite=Lax`, alive `state_ttl`); then a 302 to the provider. Nothing is
+//! written to the session store, so any number of anonymous requests cost no memory and no Redis
+//! key, and can never crowd out sessions.
 //!
-//! Callback: the state record is taken (read and deleted at once), so a replayed or expired
-//! `state`, or one from another browser, gets the friendly "sign-in expired" page with a retry
-//! link. Then the code exchange, ID-token verification, the `allow` rules, and a session under a
-//! new random id (never one the request brought: no session fixation).
+//! Callback: the login cookie must open (sealed by this route set, unaltered), be fresh, and name
+//! the `state` the provider sent back; else the friendly "sign-in expired" page with a retry link
+//! (a replay after the callback cleared the cookie, a callback from another browser, an expired
+//! one). Then the code exchange (the provider accepts a code once), ID-token verification, the
+//! `allow` rules, and a session under a new random id (never one the request brought: no session
+//! fixation).
 
 use bucketgate_plugin::{LocalResponse, RequestView};
 
 use crate::allow;
 use crate::pages;
-use crate::records::{
-    self, digest, is_token_shaped, random_token, session_key, state_key, Mode, SessionRecord,
-    StateRecord,
-};
+use crate::records::{self, is_token_shaped, random_token, session_key, LoginState, SessionRecord};
 use crate::store::StoreError;
 use crate::web;
 use crate::{redirect, OidcPlugin};
 
+/// The longest return URL a login cookie carries; a longer one returns to its path alone (or
+/// `/`), so the cookie stays well under the 4 KiB browsers keep.
+const MAX_RETURN_URL: usize = 2048;
+
 /// Why a login could not start.
 pub enum StartError {
-    /// Discovery failed, the store is down or full, no randomness.
+    /// Discovery failed, no randomness.
     Unavailable(String),
 }
 
 impl OidcPlugin {
     /// `GET login_path?rd=...`: starts a login returning to `rd` (when it is on this site).
-    /// With `mint` (`mint=json` for JSON), on a plugin that mints keys, the login ends on the
-    /// key page instead.
     pub(crate) async fn login_endpoint(&self, req: &RequestView) -> LocalResponse {
         let rd = req.query_param("rd").unwrap_or_default();
         let return_url = web::safe_return_url(&rd, &self.site);
-        let mode = match req.query_param("mint") {
-            Some(m) if self.minter.is_some() => Mode::Mint { json: m == "json" },
-            _ => Mode::Session,
-        };
-        match self.start_login(req, &return_url, mode).await {
+        match self.start_login(req, &return_url).await {
             Ok(resp) => resp,
             Err(StartError::Unavailable(why)) => {
                 log::warn!("oidc: cannot start a login: {why}");
@@ -51,19 +50,15 @@ impl OidcPlugin {
     ///
     /// A request to another host than `redirect_url`'s (the virtual-host form
     /// `bucket.s3.example.com/?auth`) is first sent to the login path on `redirect_url`'s
-    /// origin: the browser-binding cookie, and the session cookie after it, must be set on the
-    /// host the callback is on, or the callback could never see them.
+    /// origin: the login cookie, and the session cookie after it, must be set on the host the
+    /// callback is on, or the callback could never see them.
     pub(crate) async fn start_login(
         &self,
         req: &RequestView,
         return_url: &str,
-        mode: Mode,
     ) -> Result<LocalResponse, StartError> {
         if !web::is_host(req, &self.site) {
-            let mut to = format!("{}{}", self.site.origin(), self.login_link(return_url));
-            if let Mode::Mint { json } = mode {
-                to.push_str(if json { "&mint=json" } else { "&mint" });
-            }
+            let to = format!("{}{}", self.site.origin(), self.login_link(return_url));
             return Ok(redirect(&to, Vec::new()));
         }
         let discovered = self
@@ -71,28 +66,25 @@ impl OidcPlugin {
             .discovered()
             .await
             .map_err(StartError::Unavailable)?;
-        let (Some(state), Some(nonce), Some(binding)) =
-            (random_token(), random_token(), random_token())
-        else {
+        let (Some(state), Some(nonce)) = (random_token(), random_token()) else {
             return Err(StartError::Unavailable("no randomness".into()));
         };
         let auth = self.provider.authorize(&discovered, &state, &nonce);
         let ttl = self.cfg.state_ttl.get();
-        let record = StateRecord {
+        let login = LoginState {
+            state,
             pkce_verifier: auth.pkce_verifier,
             nonce,
-            return_url: return_url.to_owned(),
-            mode,
+            return_url: bounded_return_url(return_url),
             created_at: records::now(),
-            binding: digest(&binding),
         };
-        self.records
-            .put(&state_key(&state), &record, ttl)
-            .await
-            .map_err(|e| StartError::Unavailable(e.to_string()))?;
+        let value = self
+            .records
+            .seal_cookie(&self.login_cookie(), &login)
+            .ok_or_else(|| StartError::Unavailable("no randomness to seal a login".into()))?;
         let cookie = web::set_cookie(
-            &self.binding_cookie(),
-            &binding,
+            &self.login_cookie(),
+            &value,
             &self.callback_path,
             ttl.as_secs(),
             self.secure(req),
@@ -100,42 +92,63 @@ impl OidcPlugin {
         Ok(redirect(&auth.url, vec![cookie]))
     }
 
+    /// The login state this callback's browser holds for the `state` it brings, or why not.
+    fn login_state(&self, req: &RequestView) -> Result<LoginState, &'static str> {
+        let state = req.query_param("state").unwrap_or_default();
+        if !is_token_shaped(&state) {
+            return Err("no state, or a malformed one");
+        }
+        let cookie = req
+            .cookie(&self.login_cookie())
+            .ok_or("no login cookie (expired, used, or another browser's sign-in)")?;
+        let login = self
+            .records
+            .open_cookie::<LoginState>(&self.login_cookie(), cookie)
+            .ok_or("the login cookie does not open (altered, or another route set's)")?;
+        if login.state != state {
+            return Err("the state is not this browser's (another sign-in, or login CSRF)");
+        }
+        let age = records::now().saturating_sub(login.created_at);
+        if age > self.cfg.state_ttl.get().as_secs() {
+            return Err("the state expired");
+        }
+        Ok(login)
+    }
+
     /// The provider sent the browser back.
     pub(crate) async fn callback(&self, req: &RequestView) -> LocalResponse {
         let json = web::prefers_json(req);
-        let state = req.query_param("state").unwrap_or_default();
-        let record = if is_token_shaped(&state) {
-            match self.records.take::<StateRecord>(&state_key(&state)).await {
-                Ok(r) => r,
-                Err(e) => {
-                    log::warn!("oidc: callback: {e}");
-                    return pages::unavailable(json);
-                }
+        let secure = self.secure(req);
+        let clear_login = web::clear_cookie(&self.login_cookie(), &self.callback_path, secure);
+        let record = match self.login_state(req) {
+            Ok(r) => r,
+            Err(why) => {
+                log::info!("oidc: callback refused: {why}");
+                // The retry returns to the page of the login, when the cookie still tells it.
+                let back = req
+                    .cookie(&self.login_cookie())
+                    .and_then(|c| {
+                        self.records
+                            .open_cookie::<LoginState>(&self.login_cookie(), c)
+                    })
+                    .map_or_else(|| "/".to_string(), |l| l.return_url);
+                return with_cookie(pages::expired(&self.login_link(&back)), clear_login);
             }
-        } else {
-            None
-        };
-        let Some(record) = record else {
-            log::info!("oidc: callback with an unknown, expired or already used state");
-            return pages::expired(&self.login_link("/"));
         };
         let retry = self.login_link(&record.return_url);
-        let ttl = self.cfg.state_ttl.get().as_secs();
-        let fresh = records::now().saturating_sub(record.created_at) <= ttl;
-        let bound = req
-            .cookie(&self.binding_cookie())
-            .is_some_and(|b| is_token_shaped(b) && digest(b) == record.binding);
-        if !fresh || !bound {
-            log::info!(
-                "oidc: callback refused: {}",
-                if fresh {
-                    "the browser-binding cookie is missing or does not match"
-                } else {
-                    "the state expired"
-                }
-            );
-            return pages::expired(&retry);
-        }
+        let resp = self.finish(req, record, json, &retry).await;
+        with_cookie(resp, clear_login)
+    }
+
+    /// The callback of a login whose state checked out: the provider's answer, the code
+    /// exchange, the rules, the new session.
+    async fn finish(
+        &self,
+        req: &RequestView,
+        record: LoginState,
+        json: bool,
+        retry: &str,
+    ) -> LocalResponse {
         if let Some(error) = req.query_param("error") {
             let code: String = error
                 .chars()
@@ -148,14 +161,14 @@ impl OidcPlugin {
                     403,
                     "Sign-in was refused",
                     "The identity provider did not let you sign in to this site.",
-                    &retry,
+                    retry,
                 )
             } else {
                 pages::failed(
                     400,
                     "Sign-in failed",
                     "The identity provider could not complete the sign-in.",
-                    &retry,
+                    retry,
                 )
             };
         }
@@ -164,7 +177,7 @@ impl OidcPlugin {
                 400,
                 "Sign-in failed",
                 "The identity provider sent no authorization code.",
-                &retry,
+                retry,
             );
         };
         let tokens = match self
@@ -179,7 +192,7 @@ impl OidcPlugin {
                     502,
                     "Sign-in failed",
                     "The answer of the identity provider could not be verified.",
-                    &retry,
+                    retry,
                 );
             }
         };
@@ -192,11 +205,11 @@ impl OidcPlugin {
                     403,
                     "Not allowed",
                     "Your account has no usable identity for this site.",
-                    &retry,
+                    retry,
                 );
             }
         };
-        if let Err(why) = allow::check(&claims, self.cfg.allow.as_ref()) {
+        if let Err(why) = allow::check(&claims, self.cfg.allow.as_ref(), self.cfg.email_verified) {
             log::info!("oidc: {subject:?} is not allowed: {why}");
             return pages::failed(
                 403,
@@ -233,7 +246,7 @@ impl OidcPlugin {
                     503,
                     "Too many sign-ins",
                     "This site holds too many sessions right now. Please try again later.",
-                    &retry,
+                    retry,
                 ),
                 StoreError::Unavailable(_) => pages::unavailable(json),
             };
@@ -248,19 +261,34 @@ impl OidcPlugin {
             }
         }
         log::info!("oidc: {:?} signed in", session.subject);
-        let secure = self.secure(req);
-        let cookies = vec![
-            web::set_cookie(&self.cfg.cookie.name, &id, "/", lifetime.as_secs(), secure),
-            web::clear_cookie(&self.binding_cookie(), &self.callback_path, secure),
-        ];
-        match record.mode {
-            Mode::Session => redirect(&record.return_url, cookies),
-            Mode::Mint { json } => {
-                let mut resp = self.mint_page(&session, json);
-                resp.headers
-                    .extend(cookies.into_iter().map(|c| ("set-cookie".to_string(), c)));
-                resp
-            }
-        }
+        let cookie = web::set_cookie(
+            &self.cfg.cookie.name,
+            &id,
+            "/",
+            lifetime.as_secs(),
+            self.secure(req),
+        );
+        // Back to the page of the login; for a key, that is the key offer (`?auth`), where
+        // only a POST mints.
+        redirect(&record.return_url, vec![cookie])
+    }
+}
+
+/// `resp` with one more `Set-Cookie`.
+fn with_cookie(mut resp: LocalResponse, cookie: String) -> LocalResponse {
+    resp.headers.push(("set-cookie".into(), cookie));
+    resp
+}
+
+/// `url` when short enough for the login cookie, else its path, else `/`.
+fn bounded_return_url(url: &str) -> String {
+    if url.len() <= MAX_RETURN_URL {
+        return url.to_owned();
+    }
+    let path = url.split('?').next().unwrap_or("/");
+    if path.len() <= MAX_RETURN_URL {
+        path.to_owned()
+    } else {
+        "/".into()
     }
 }

@@ -1,7 +1,10 @@
 //! Requests with a session cookie: the session's identity, re-checked at the provider every
 //! `recheck.interval` (a refresh, or userinfo) so a user the provider revoked loses access
-//! within that period. Requests without a valid session: a browser is sent to the login, anything
-//! else gets 401, and a request carrying its own `Authorization` is left to the next plugin.
+//! within that period. Every request is held against this route's own `allow` rules, and its
+//! grants are built from the session's claims by this route's templates: a session is never
+//! worth more on one route than that route gives. Requests without a valid session: a browser
+//! is sent to the login, anything else gets 401, and a request carrying its own `Authorization`
+//! is left to the next plugin.
 
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use crate::config::RecheckMethod;
 use crate::login::StartError;
 use crate::pages;
 use crate::provider::{CheckError, Tokens};
-use crate::records::{self, is_token_shaped, session_key, Mode, SessionRecord};
+use crate::records::{self, is_token_shaped, session_key, SessionRecord};
 use crate::store::StoreError;
 use crate::{allow, rejection_of, web, OidcPlugin, CHALLENGE};
 
@@ -49,6 +52,19 @@ impl OidcPlugin {
             None => None,
         };
         if let Some(s) = session {
+            if let Err(why) = self.allowed(&s) {
+                // Signed in, but not for this route: 403, never a failed attempt (the session
+                // is genuine) and never a login loop.
+                return Verdict::SignIn(Rejection {
+                    status: 403,
+                    public_message: "not allowed".into(),
+                    log_reason: format!(
+                        "oidc: {:?} is not allowed on route {}: {why}",
+                        s.subject, req.route
+                    ),
+                    headers: Vec::new(),
+                });
+            }
             return Verdict::Authenticated(self.identity(&s));
         }
         if req.header("authorization").is_some() {
@@ -68,10 +84,7 @@ impl OidcPlugin {
             r.public_message = "sign-in required".into();
             return Verdict::SignIn(r);
         }
-        match self
-            .start_login(req, &web::own_url(req, &self.site), Mode::Session)
-            .await
-        {
+        match self.start_login(req, &web::own_url(req, &self.site)).await {
             Ok(mut resp) => {
                 if stale {
                     resp.headers.push((
@@ -92,18 +105,41 @@ impl OidcPlugin {
         }
     }
 
+    /// Whether this route's `allow` rules let the session's claims in (checked on every use).
+    pub(crate) fn allowed(&self, s: &SessionRecord) -> Result<(), String> {
+        allow::check(&s.claims, self.cfg.allow.as_ref(), self.cfg.email_verified)
+    }
+
+    /// The grants this route's templates give the session's claims now (an unverified email
+    /// fills none).
+    pub(crate) fn grants(&self, s: &SessionRecord) -> Vec<bucketgate_plugin::Grant> {
+        grants_from_claims(
+            &allow::for_grants(&s.claims, self.cfg.email_verified),
+            &self.cfg.grants,
+            self.cfg.grants_claim.as_deref(),
+        )
+    }
+
     /// The identity of a session: its subject, claims, and the grants they give now.
     pub(crate) fn identity(&self, s: &SessionRecord) -> Identity {
         Identity {
             subject: s.subject.clone(),
             plugin: "oidc".into(),
             claims: s.claims.clone(),
-            grants: grants_from_claims(
-                &s.claims,
-                &self.cfg.grants,
-                self.cfg.grants_claim.as_deref(),
-            ),
+            grants: self.grants(s),
         }
+    }
+
+    /// The request's session cookie value and its live session, if any (see
+    /// [`OidcPlugin::session`]).
+    pub(crate) async fn signed_in(
+        &self,
+        req: &RequestView,
+    ) -> Result<Option<(String, SessionRecord)>, StoreError> {
+        let Some(id) = req.cookie(&self.cfg.cookie.name) else {
+            return Ok(None);
+        };
+        Ok(self.session(id).await?.map(|s| (id.to_owned(), s)))
     }
 
     /// The live session of cookie value `id`, re-checked if due. None when the id is malformed,
@@ -229,7 +265,7 @@ impl OidcPlugin {
             if subject != r.subject {
                 return Err("the refreshed ID token names another subject".into());
             }
-            allow::check(&claims, self.cfg.allow.as_ref())?;
+            allow::check(&claims, self.cfg.allow.as_ref(), self.cfg.email_verified)?;
             r.claims = claims;
         }
         if t.id_token.is_some() {

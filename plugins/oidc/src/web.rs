@@ -142,6 +142,32 @@ pub fn own_url(req: &RequestView, site: &ParsedUrl) -> String {
     safe_return_url(&url, site)
 }
 
+/// Local URL `url` with parameter `name` (any earlier one removed) set to `value`.
+pub fn with_param(url: &str, name: &str, value: &str) -> String {
+    let base = without_param(url, name);
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}{}={}", query_encode(name), query_encode(value))
+}
+
+/// Local URL `url` without any query parameter `name` (compared decoded).
+pub fn without_param(url: &str, name: &str) -> String {
+    let Some((path, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or("");
+            percent_decode_str(&key.replace('+', " ")).decode_utf8_lossy() != name
+        })
+        .collect();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{}", kept.join("&"))
+    }
+}
+
 /// `value` percent-encoded for a query parameter.
 pub fn query_encode(value: &str) -> String {
     percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string()
@@ -246,6 +272,23 @@ mod tests {
         r.path = "/data/report.pdf".into();
         r.query = "v=2".into();
         assert_eq!(own_url(&r, &origin()), "/data/report.pdf?v=2");
+    }
+
+    #[test]
+    fn query_parameters_are_set_and_removed() {
+        assert_eq!(with_param("/data/?auth", "csrf", "t"), "/data/?auth&csrf=t");
+        assert_eq!(
+            with_param("/logout", "rd", "/a b?c"),
+            "/logout?rd=%2Fa%20b%3Fc"
+        );
+        assert_eq!(
+            with_param("/data/?csrf=old&auth=json&csrf=x", "csrf", "new"),
+            "/data/?auth=json&csrf=new"
+        );
+        assert_eq!(without_param("/data/?csrf=a", "csrf"), "/data/");
+        assert_eq!(without_param("/data/?%63srf=a&auth", "csrf"), "/data/?auth");
+        assert_eq!(without_param("/data/", "csrf"), "/data/");
+        assert_eq!(without_param("/d?csrfx=1&auth", "csrf"), "/d?csrfx=1&auth");
     }
 
     #[test]

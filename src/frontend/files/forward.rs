@@ -1,6 +1,7 @@
 //! The `files` frontend on the [`Frontend`] seam: plan the object operation, authorize it with
 //! the route's auth chain and grants, and forward it as one S3 call. Upstream errors are shown
-//! as short JSON bodies ([`crate::frontend::upstream_errors`]).
+//! as short JSON bodies ([`crate::frontend::upstream_errors`]); object answers to GET and HEAD
+//! are made safe to open in a browser ([`header_policy::harden_object_response`]).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -11,9 +12,10 @@ use pingora_error::Result;
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::Session;
 
-use super::{plan, ClientRequest, ObjectRequest};
-use crate::access::authorize::{authorize, Asked, Decision};
+use super::{check_headers, plan, ClientRequest, ObjectRequest};
+use crate::access::authorize::{self, authorize, Asked, Decision};
 use crate::access::policy::operation_for;
+use crate::config::model::Method;
 use crate::frontend::upstream_errors::{self, MappedError};
 use crate::frontend::{header_policy, Exchange, Forward, Frontend, Step};
 use crate::reply::{Refusal, Reply};
@@ -48,6 +50,16 @@ impl Files {
 #[async_trait]
 impl Frontend for Files {
     async fn request(&self, session: &mut Session, ex: &mut Exchange<'_>) -> Result<Step> {
+        // A method the route does not serve may be for one of its sign-in plugins (the oidc
+        // sign-out form POSTs): they answer before the method check would refuse it.
+        let method = session.req_header().method.as_str();
+        if !ex.config.methods.iter().any(|m| m.as_str() == method) {
+            match authorize::sign_in(session, &ex.gate()).await {
+                Some(Decision::Respond(resp)) => return Ok(Step::Plugin(resp)),
+                Some(Decision::Refused(refusal, _)) => return Ok(Step::Refuse(refusal)),
+                Some(Decision::Proceed(_)) | None => {}
+            }
+        }
         let req = session.req_header();
         let client = ClientRequest {
             method: req.method.as_str(),
@@ -75,13 +87,16 @@ impl Frontend for Files {
                     None => None,
                 };
                 ex.identity = identity;
-                if let Some(refusal) = limited {
+                let refused =
+                    limited.or_else(|| check_headers(&session.req_header().headers).err());
+                if let Some(refusal) = refused {
                     ex.key = Some(obj.key);
                     return Ok(Step::Refuse(refusal));
                 }
                 Ok(Step::Forward(Box::new(FilesForward {
                     route: self.route.clone(),
                     obj,
+                    active_content: ex.config.active_content,
                     error: None,
                 })))
             }
@@ -106,6 +121,8 @@ impl Frontend for Files {
 struct FilesForward {
     route: Arc<FilesRoute>,
     obj: ObjectRequest,
+    /// The route lets browsers render objects as pages (`active_content`).
+    active_content: bool,
     /// Set when the upstream answered an error that the client sees rewritten.
     error: Option<ErrorRewrite>,
 }
@@ -146,6 +163,9 @@ impl Forward for FilesForward {
         let status = resp.status.as_u16();
         if status < 300 || status == 304 {
             header_policy::filter_response(resp);
+            if matches!(self.obj.method, Method::Get | Method::Head) {
+                header_policy::harden_object_response(resp, self.active_content);
+            }
             return Ok(());
         }
         let mapped = upstream_errors::map_status(status);

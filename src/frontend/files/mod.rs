@@ -5,12 +5,16 @@
 //! key (decoded once, rewritten, then checked again so a rewrite cannot escape the prefix) and
 //! the declared body length. Only a short allowlist of query parameters survives, so a client
 //! cannot turn an object read into another S3 operation (`?acl`, `?tagging`, `?uploads`, ...).
+//! S3's `x-amz-*` headers other than user metadata and signing headers are refused
+//! ([`check_headers`]): a `files` route cannot carry encryption, object lock, ACLs, storage
+//! classes or tags, and must not answer as if it had.
 
 pub mod forward;
 
 pub use forward::Files;
 
 use crate::config::model::{Method, Route};
+use crate::frontend::header_policy::{self, Treatment};
 use crate::reply::Refusal;
 use crate::s3::key::{check_key, decode_key};
 
@@ -135,6 +139,38 @@ fn check_body(route: &Route, req: &ClientRequest) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Refuses (`501 not_implemented`) a request with an `x-amz-*` header that a `files` route
+/// does not forward and that is not merely a signing or SDK header: the protection headers
+/// (encryption, object lock, ACLs other than `private`, storage class, tags), S3 operation
+/// headers (copy, checksums, aws-chunked framing), and unknown ones. Dropping them would
+/// store the object without what they asked for and still answer 200. The message names the
+/// header, never its value (an SSE-C key is a secret).
+pub fn check_headers(headers: &http::HeaderMap) -> Result<(), Refusal> {
+    for name in headers.keys() {
+        let name = name.as_str();
+        if !name.starts_with("x-amz-") {
+            continue;
+        }
+        let values = headers.get_all(name).iter().map(|v| v.as_bytes());
+        let family = header_policy::amz_header(name, values);
+        let what = match family {
+            Some(f) if f.on_files() == Treatment::Refuse => f.describe(),
+            Some(_) => continue,
+            None => "this S3 header",
+        };
+        return Err(Refusal::new(
+            501,
+            "not_implemented",
+            &format!(
+                "this route does not support {what}: the request carries {name}; use an `s3` \
+                 route for S3 features"
+            ),
+        )
+        .logged(format!("refused header {name}")));
+    }
+    Ok(())
+}
+
 /// Keeps only the response-override parameters, in their original raw form.
 fn filter_query(raw: &[u8]) -> String {
     let Ok(raw) = std::str::from_utf8(raw) else {
@@ -237,6 +273,49 @@ mod tests {
             chunked: false,
         };
         assert_eq!(plan(&route(""), &bad).unwrap_err().status, 400);
+    }
+
+    #[test]
+    fn protection_headers_are_refused() {
+        let check = |pairs: &[(&str, &str)]| {
+            let mut map = http::HeaderMap::new();
+            for (k, v) in pairs {
+                map.append(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
+            }
+            check_headers(&map).map_err(|r| (r.status, r.code.into_owned(), r.message))
+        };
+        let ok = [
+            ("x-amz-meta-color", "blue"),
+            ("x-amz-acl", "private"),
+            ("x-amz-date", "20260101T000000Z"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ("x-amz-security-token", "t"),
+            ("content-type", "text/plain"),
+        ];
+        assert_eq!(check(&ok), Ok(()));
+        for h in [
+            ("x-amz-server-side-encryption", "AES256"),
+            ("x-amz-server-side-encryption-customer-key", "c2VjcmV0a2V5"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", "k"),
+            ("x-amz-object-lock-mode", "COMPLIANCE"),
+            ("x-amz-object-lock-legal-hold", "ON"),
+            ("x-amz-acl", "public-read"),
+            ("x-amz-grant-read", "uri=AllUsers"),
+            ("x-amz-storage-class", "GLACIER"),
+            ("x-amz-tagging", "a=b"),
+            ("x-amz-copy-source", "/b/k"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+            ("x-amz-brand-new", "1"),
+        ] {
+            let (status, code, message) = check(&[(h.0, "Zq9-value")]).unwrap_err();
+            assert_eq!((status, code.as_str()), (501, "not_implemented"), "{h:?}");
+            assert!(message.contains(h.0), "{message}");
+            assert!(!message.contains("Zq9"), "the value leaked: {message}");
+            check(&[h]).unwrap_err();
+        }
     }
 
     #[test]

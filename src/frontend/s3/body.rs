@@ -9,6 +9,13 @@
 //!
 //! A decoder holds back the chunk that completes the payload until the last signature or the
 //! checksum verified, so a forged or truncated body never forms a complete object upstream.
+//!
+//! What a decoder holds counts against the process's buffer budget
+//! ([`crate::limit::memory`]): past it the upload is refused with `503 SlowDown` before the
+//! piece is taken in, and nothing is stored. The decoders do not say what they hold, so
+//! [`HeldChunk`] bounds it from outside: at most what was fed since the decoder last let
+//! bytes out (a decoder lets out only whole verified chunks, or streams its chunk on, so
+//! once bytes come out it holds at most the rest of the last piece).
 
 use bytes::Bytes;
 use http::HeaderMap;
@@ -16,6 +23,8 @@ use pingora_http::RequestHeader;
 
 use super::error::S3Error;
 use super::plan::header_str;
+use crate::limit::memory::Reservation;
+use crate::reply::Refusal;
 use crate::s3::chunked::{
     ChecksumAlgorithm, ChunkError, ChunkSigningContext, Output, SignedChunkDecoder, UnsignedOutput,
     UnsignedTrailerDecoder,
@@ -37,6 +46,76 @@ const CHUNKED_HEADERS: &[&str] = &[
 pub struct BodyPlan {
     pub payload_hash: String,
     pub mode: BodyMode,
+    /// What the decoder may hold, counted against the buffer budget.
+    held: HeldChunk,
+}
+
+/// A bound on what an aws-chunked decoder holds, reserved from the buffer budget.
+#[derive(Debug, Default)]
+struct HeldChunk {
+    /// Bytes fed since the decoder last let bytes out: it holds no more than these.
+    since: usize,
+    reservation: Reservation,
+}
+
+impl HeldChunk {
+    /// Reserves room for `piece` on top of what may be held already, before it is fed.
+    fn before(&mut self, piece: usize) -> Result<(), crate::limit::Refusal> {
+        self.reservation.resize(self.since.saturating_add(piece))
+    }
+
+    /// After feeding `piece` and getting `out` back: what may still be held.
+    fn after(&mut self, piece: usize, out: usize) {
+        self.since = if out == 0 {
+            self.since.saturating_add(piece)
+        } else {
+            piece
+        };
+        // Shrinking always succeeds.
+        let _ = self.reservation.resize(self.since);
+    }
+
+    /// The body is over: nothing is held.
+    fn done(&mut self) {
+        self.since = 0;
+        let _ = self.reservation.resize(0);
+    }
+}
+
+/// Why an upload stopped mid-body.
+#[derive(Debug)]
+pub enum BodyRefused {
+    /// The body is forged, truncated or malformed.
+    Chunk(ChunkError),
+    /// The buffer budget is spent: the client should come back shortly.
+    Busy(crate::limit::Refusal),
+}
+
+impl From<ChunkError> for BodyRefused {
+    fn from(e: ChunkError) -> BodyRefused {
+        BodyRefused::Chunk(e)
+    }
+}
+
+impl std::fmt::Display for BodyRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BodyRefused::Chunk(e) => write!(f, "{e}"),
+            BodyRefused::Busy(_) => {
+                f.write_str("the buffer budget (limits.buffer_memory) is spent")
+            }
+        }
+    }
+}
+
+impl From<BodyRefused> for Refusal {
+    /// A bad body in S3's terms; a spent budget as a limit (`503 SlowDown`, `Retry-After`).
+    fn from(e: BodyRefused) -> Refusal {
+        match e {
+            BodyRefused::Chunk(e) => Refusal::from(S3Error::from(e)),
+            BodyRefused::Busy(limit) => Refusal::limited(&limit),
+        }
+    }
 }
 
 pub enum BodyMode {
@@ -73,6 +152,7 @@ pub fn plan<I>(
         Ok(BodyPlan {
             payload_hash: hash.to_string(),
             mode: BodyMode::AsIs,
+            held: HeldChunk::default(),
         })
     };
     let decoded_length = || {
@@ -106,6 +186,7 @@ pub fn plan<I>(
                     length,
                     decoder: Decoder::Signed(Box::new(decoder)),
                 },
+                held: HeldChunk::default(),
             })
         }
         PayloadHash::StreamingUnsignedTrailer => {
@@ -118,6 +199,7 @@ pub fn plan<I>(
                         length,
                         decoder: Decoder::Unsigned(Box::new(decoder)),
                     },
+                    held: HeldChunk::default(),
                 })
             } else {
                 Ok(BodyPlan {
@@ -125,6 +207,7 @@ pub fn plan<I>(
                     mode: BodyMode::CheckTrailer(Box::new(
                         decoder.with_output(UnsignedOutput::Passthrough),
                     )),
+                    held: HeldChunk::default(),
                 })
             }
         }
@@ -169,8 +252,9 @@ impl BodyPlan {
     }
 
     /// Passes one piece of the client's body through the decoder, if any. `Err`: the body is
-    /// forged, truncated or malformed; the upload must be aborted.
-    pub fn body_filter(&mut self, body: &mut Option<Bytes>, end: bool) -> Result<(), ChunkError> {
+    /// forged, truncated or malformed, or the buffer budget cannot hold the piece; the upload
+    /// must be aborted.
+    pub fn body_filter(&mut self, body: &mut Option<Bytes>, end: bool) -> Result<(), BodyRefused> {
         let decoder: &mut dyn ChunkFilter = match &mut self.mode {
             BodyMode::AsIs => return Ok(()),
             BodyMode::Decode {
@@ -184,8 +268,11 @@ impl BodyPlan {
             | BodyMode::CheckTrailer(d) => d.as_mut(),
         };
         let piece = body.take().unwrap_or_default();
+        self.held.before(piece.len()).map_err(BodyRefused::Busy)?;
         let mut out = decoder.feed(&piece)?;
+        self.held.after(piece.len(), out.len());
         if end {
+            self.held.done();
             let tail = decoder.finish()?;
             if !tail.is_empty() {
                 out = if out.is_empty() {

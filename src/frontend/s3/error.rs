@@ -168,7 +168,10 @@ impl From<ChunkError> for S3Error {
 /// An upstream error as the S3 client sees it. Statuses that pass through keep the upstream's
 /// S3 code and message (`NoSuchKey`, `InvalidRange`, `PreconditionFailed`...), in a body of our
 /// own so no upstream bucket name or request id leaks; our misconfiguration (403, redirects)
-/// and upstream failures become 502 `InternalError`, as in the `files` frontend.
+/// becomes 502 `InternalError`, as in the `files` frontend. A 500 stays a 500 with the
+/// upstream's code (`InternalError` when it gave none): S3 itself answers so, and SDKs retry
+/// it as they would S3's; its message is ours, as it may name upstream internals. Statuses S3
+/// itself never sends (502, 504, anything unknown) become 502 `InternalError`.
 pub fn from_upstream(upstream_status: u16, body: &[u8]) -> S3Error {
     let parsed = error_code_and_message(body);
     let (code, message) = match &parsed {
@@ -192,7 +195,15 @@ pub fn from_upstream_code(upstream_status: u16, code: Option<&str>, message: &st
     if mapped.status == 503 {
         return S3Error::new(503, "SlowDown", "Please reduce your request rate.");
     }
-    if mapped.status != upstream_status || mapped.our_fault {
+    if upstream_status == 500 {
+        let code = code.filter(|c| is_s3_code(c)).unwrap_or("InternalError");
+        return S3Error::new(
+            500,
+            code.to_owned(),
+            "We encountered an internal error. Please try again.",
+        );
+    }
+    if mapped.status != upstream_status || mapped.our_fault || upstream_status >= 500 {
         return S3Error::new(
             mapped.status,
             "InternalError",
@@ -207,6 +218,11 @@ pub fn from_upstream_code(upstream_status: u16, code: Option<&str>, message: &st
             "The storage refused the request.",
         ),
     }
+}
+
+/// Whether `code` looks like an S3 error code (`InternalError`), not arbitrary text.
+fn is_s3_code(code: &str) -> bool {
+    !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// S3's usual code for a status, when the upstream gave none (HEAD has no body).
@@ -230,4 +246,50 @@ pub fn new_request_id() -> String {
         return "0000000000000000".into();
     }
     raw.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xml(code: &str, message: &str) -> Vec<u8> {
+        format!("<Error><Code>{code}</Code><Message>{message}</Message></Error>").into_bytes()
+    }
+
+    #[test]
+    fn an_upstream_500_keeps_its_status_and_code_but_not_its_message() {
+        let e = from_upstream(
+            500,
+            &xml("InternalError", "disk /var/lib/ceph/osd.0 failed"),
+        );
+        assert_eq!((e.status, e.code.as_ref()), (500, "InternalError"));
+        assert!(!e.message.contains("/var"), "{}", e.message);
+        let e = from_upstream(500, &xml("XAmzContentSHA256Mismatch", "x"));
+        assert_eq!(
+            (e.status, e.code.as_ref()),
+            (500, "XAmzContentSHA256Mismatch")
+        );
+        assert_eq!(from_upstream(500, b"").code, "InternalError");
+        assert_eq!(
+            from_upstream(500, &xml("not a code!", "x")).code,
+            "InternalError"
+        );
+    }
+
+    #[test]
+    fn other_upstream_statuses() {
+        let e = from_upstream(404, &xml("NoSuchKey", "The specified key does not exist."));
+        assert_eq!((e.status, e.code.as_ref()), (404, "NoSuchKey"));
+        assert_eq!(from_upstream(503, b"").code, "SlowDown");
+        assert_eq!(from_upstream(501, b"").code, "NotImplemented");
+        assert_eq!(from_upstream(502, b"bad gateway").code, "InternalError");
+        for status in [502, 504, 403, 301] {
+            let e = from_upstream(status, &xml("AccessDenied", "x"));
+            assert_eq!(
+                (e.status, e.code.as_ref()),
+                (502, "InternalError"),
+                "{status}"
+            );
+        }
+    }
 }

@@ -1,9 +1,13 @@
-//! Listing markers and continuation tokens, sealed. The upstream's `NextMarker`,
-//! `NextContinuationToken` and `NextKeyMarker` name (or, for s3s, are) the next upstream key,
-//! which may lie outside the caller's grants; so clients get them sealed
-//! (XChaCha20-Poly1305, bound to the bucket and the caller) and hand them back sealed, and
-//! only bucketgate reads them. Keys that clients choose themselves (`start-after`, or a
-//! `marker` that is a plain key) stay plain.
+//! Listing pagination state, sealed. Where the next page of a listing starts (a
+//! [`super::scope::Cursor`]: the range, and the upstream's own `NextMarker`,
+//! `NextContinuationToken` or `NextKeyMarker` in it) goes to clients only sealed
+//! (XChaCha20-Poly1305, bound to the bucket, the caller and the listing's parameters) as the
+//! `Next*` fields; they hand it back as `marker`, `continuation-token` or `key-marker`, and only
+//! bucketgate reads it. A V2 `continuation-token` must be one of these; a plain `marker`,
+//! `key-marker` or `start-after` is the client's own key, placed among the ranges it may list.
+//! The fields that echo the request (`Marker`, `ContinuationToken`, `KeyMarker`,
+//! `UploadIdMarker`, `StartAfter`) show the client's own value back, exactly as it sent it;
+//! only the `Next*` fields are sealed.
 //!
 //! The key is derived from the newest sealing key, so every instance of a fleet reads every
 //! other's tokens; without sealing keys it is random per process (a token then works only on
@@ -18,8 +22,9 @@ use crate::s3::sealed::keyring::Keyring;
 /// What every sealed marker starts with.
 const PREFIX: &str = "bgm1.";
 const NONCE_LEN: usize = 24;
-/// Longest marker accepted back: S3 keys are at most 1024 bytes.
-const MAX_TOKEN: usize = 4096;
+/// Longest marker accepted back: a cursor holds a range and a key (S3 keys are at most 1024
+/// bytes) or an upstream token.
+const MAX_TOKEN: usize = 8192;
 
 pub struct MarkerSealer {
     aead: XChaCha20Poly1305,

@@ -5,11 +5,16 @@
 //!
 //! - [`address`]: path-style and virtual-host addressing;
 //! - [`buckets`]: client bucket names → upstream pool, bucket and key prefix;
+//! - [`query`]: the client's query, parsed once (duplicates refused);
 //! - [`operation`]: which S3 operation a request is; everything else is `NotImplemented`;
 //! - [`plan`]: signature, grants, upstream path and query;
 //! - [`body`]: payload hashes and aws-chunked bodies;
+//! - [`protection`]: protection headers forwarded or refused, object responses made safe for
+//!   browsers;
 //! - [`multi_delete`]: DeleteObjects, checked key by key;
 //! - [`response`]: listings filtered to the grants, errors as S3 XML;
+//! - [`scope`]: listings confined to the caller's list grants, one range per upstream call;
+//! - [`paging`]: a listing page driven with the internal S3 client;
 //! - [`markers`]: listing markers sealed, so they never name a key outside the grants;
 //! - [`error`]: S3 XML errors, and every refusal rendered as one;
 //! - [`forward`]: one S3 call through the proxy phases;
@@ -23,8 +28,12 @@ pub mod forward;
 pub mod markers;
 pub mod multi_delete;
 pub mod operation;
+pub mod paging;
 pub mod plan;
+pub mod protection;
+pub mod query;
 pub mod response;
+pub mod scope;
 pub mod xml;
 
 use std::sync::Arc;
@@ -118,8 +127,17 @@ impl Frontend for S3 {
         match planned {
             Ok(plan::Planned::Forward(request)) => {
                 ex.identity = Some(request.identity.clone());
+                let op = request.op;
                 let forward = forward::S3Forward::new(request, self.markers.clone(), request_id);
-                Ok(Step::Forward(Box::new(forward)))
+                let active = ex.config.active_content;
+                let forward = protection::object_response(op, active, Box::new(forward));
+                Ok(Step::Forward(forward))
+            }
+            Ok(plan::Planned::List(request)) => {
+                ex.identity = Some(request.identity.clone());
+                let markers = self.markers.clone();
+                let drive = paging::ListPages::new(request, markers, request_id, ex.route_name);
+                Ok(Step::Drive(Box::new(drive)))
             }
             Ok(plan::Planned::Answer { identity, body }) => {
                 ex.identity = Some(identity);
@@ -145,20 +163,19 @@ impl Frontend for S3 {
 }
 
 /// Logs a refusal of planning; a 403 with no verified caller is a failed attempt, counted
-/// against the client's address.
+/// against the client's address, when the request carried credentials. An anonymous request
+/// (no signature at all) guessed nothing: counting it would let a few unsigned probes lock out
+/// everyone behind the same NAT address.
 async fn refused(
     session: &Session,
     ex: &mut Exchange<'_>,
     err: &S3Error,
     identity: Option<&Identity>,
 ) {
-    if err.status == 403 && identity.is_none() {
+    if err.status == 403 && identity.is_none() && carries_credentials(session.req_header()) {
         let client = ex.limits.client_ip(session);
         let failures = match client {
-            Some(ip) => {
-                let pending = carries_credentials(session.req_header());
-                crate::access::failures::record(ex.limits, ip, pending).await
-            }
+            Some(ip) => crate::access::failures::record(ex.limits, ip, true).await,
             None => 0,
         };
         ex.admission.settle_attempt().await;

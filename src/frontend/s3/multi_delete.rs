@@ -20,6 +20,7 @@ use super::plan::{header_str, S3Request};
 use crate::access::policy;
 use crate::frontend::s3::xml::{self, parse_delete};
 use crate::frontend::Drive;
+use crate::limit::memory::Reservation;
 use crate::reply::{self, Refusal};
 use crate::s3::key::check_key;
 use crate::upstream::client::{ClientError, Guard};
@@ -31,6 +32,8 @@ const MAX_BODY: usize = 2 << 20;
 enum Failed {
     /// Refused in S3's terms (bad body, a key outside the grants, an upstream S3 error).
     S3(S3Error),
+    /// The buffer budget cannot hold the body ([`crate::limit::memory`]): `503 SlowDown`.
+    Busy(crate::limit::Refusal),
     /// The upstream gave no answer.
     Upstream(ClientError),
 }
@@ -69,6 +72,13 @@ impl Drive for DeleteObjects {
                 log_refusal(&self.route_name, &err, Some(&self.plan.identity));
                 Ok(Err(Refusal::from(err)))
             }
+            Err(Failed::Busy(limit)) => {
+                log::info!(
+                    "DeleteObjects refused: user={} the buffer budget cannot hold its body",
+                    self.plan.identity.subject
+                );
+                Ok(Err(Refusal::limited(&limit)))
+            }
             Err(Failed::Upstream(e)) => {
                 log::warn!("DeleteObjects upstream {} failed: {e}", self.plan.pool.name);
                 Ok(Err(Refusal::from_client_error(&e)))
@@ -85,9 +95,10 @@ impl DeleteObjects {
         client: &S3Client,
     ) -> Result<std::result::Result<Bytes, Failed>> {
         let plan = &self.plan;
-        let body = match read_body(session).await? {
+        let mut held = Reservation::default();
+        let body = match read_body(session, &mut held).await? {
             Ok(b) => b,
-            Err(e) => return Ok(Err(Failed::S3(e))),
+            Err(e) => return Ok(Err(e)),
         };
         if let Err(e) = check_integrity(session.req_header(), &plan.body.payload_hash, &body) {
             return Ok(Err(Failed::S3(e)));
@@ -143,8 +154,19 @@ impl DeleteObjects {
     }
 }
 
-/// The whole request body, answering `Expect: 100-continue` first.
-async fn read_body(session: &mut Session) -> Result<std::result::Result<Bytes, S3Error>> {
+/// The whole request body, answering `Expect: 100-continue` first. Its bytes are reserved
+/// from the buffer budget in `held` (the declared length before anything is read, so a
+/// refusal comes before the client sends the body).
+async fn read_body(
+    session: &mut Session,
+    held: &mut Reservation,
+) -> Result<std::result::Result<Bytes, Failed>> {
+    let declared = header_str(&session.req_header().headers, "content-length")
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .map_or(0, |n| n.min(MAX_BODY));
+    if let Err(limit) = held.reserve(declared) {
+        return Ok(Err(Failed::Busy(limit)));
+    }
     let expects = header_str(&session.req_header().headers, "expect")
         .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
     if expects {
@@ -154,11 +176,14 @@ async fn read_body(session: &mut Session) -> Result<std::result::Result<Bytes, S
     let mut body = BytesMut::new();
     while let Some(piece) = session.read_request_body().await? {
         if body.len() + piece.len() > MAX_BODY {
-            return Ok(Err(S3Error::new(
+            return Ok(Err(Failed::S3(S3Error::new(
                 400,
                 "MalformedXML",
                 "The DeleteObjects body is larger than 2 MiB.",
-            )));
+            ))));
+        }
+        if let Err(limit) = held.reserve(body.len() + piece.len()) {
+            return Ok(Err(Failed::Busy(limit)));
         }
         body.extend_from_slice(&piece);
     }

@@ -3,6 +3,7 @@
 //! a request bucketgate does not understand is never passed through, so no sub-resource
 //! (`?acl`, `?policy`, `?versioning`...) can be reached around the grants.
 
+use super::query::Query;
 use crate::frontend::files::RESPONSE_OVERRIDES;
 
 /// The operations the S3 frontend serves.
@@ -31,34 +32,6 @@ pub enum S3Op {
     ListParts,
 }
 
-/// A query parameter's name and raw value (`None` for `?uploads`).
-pub type Param<'a> = (&'a str, Option<&'a str>);
-
-/// Splits a raw query into parameters, names as written (S3's are lower-case or camelCase).
-pub fn params(raw_query: &str) -> Vec<Param<'_>> {
-    raw_query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (p, None),
-        })
-        .collect()
-}
-
-/// Whether the parameters include `name`.
-pub fn has(params: &[Param<'_>], name: &str) -> bool {
-    params.iter().any(|(k, _)| *k == name)
-}
-
-/// The first raw value of `name`.
-pub fn value<'a>(params: &[Param<'a>], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| *k == name)
-        .and_then(|(_, v)| *v)
-}
-
 /// Query parameters that do not select an operation, and are never forwarded: the ones that
 /// sign the request itself (presigned URLs), and `x-id`, the operation name the JS SDK v3
 /// appends to every request as a hint for itself.
@@ -66,45 +39,38 @@ fn is_auth_param(name: &str) -> bool {
     name.starts_with("X-Amz-") || name.starts_with("x-amz-") || name == "x-id"
 }
 
-/// What kind of request this is. `Err` names what is not implemented, for the message.
+/// What kind of request this is, from the canonical query. `Err` names what is not implemented, for the message.
 pub fn classify(
     method: &str,
     has_bucket: bool,
     has_key: bool,
-    params: &[Param<'_>],
+    query: &Query,
     copy_source: bool,
 ) -> Result<S3Op, String> {
-    let sub: Vec<&str> = params
-        .iter()
-        .map(|(k, _)| *k)
-        .filter(|k| !is_auth_param(k))
-        .collect();
+    let sub: Vec<&str> = query.names().filter(|k| !is_auth_param(k)).collect();
+    let has = |name: &str| query.has(name);
     let only = |allowed: &[&[&str]]| sub.iter().all(|k| allowed.iter().any(|l| l.contains(k)));
     let op = match (method, has_bucket, has_key) {
         ("GET", false, _) if sub.is_empty() => Some(S3Op::ListBuckets),
         ("HEAD", true, false) if sub.is_empty() => Some(S3Op::HeadBucket),
         ("PUT", true, false) if sub.is_empty() => Some(S3Op::CreateBucket),
         ("GET", true, false) if sub == ["location"] => Some(S3Op::GetBucketLocation),
-        ("GET", true, false) if has(params, "uploads") && only(&[LIST_UPLOADS]) => {
+        ("GET", true, false) if has("uploads") && only(&[LIST_UPLOADS]) => {
             Some(S3Op::ListMultipartUploads)
         }
-        ("GET", true, false) if value(params, "list-type") == Some("2") && only(&[LIST_V2]) => {
+        ("GET", true, false) if query.get("list-type") == Some("2") && only(&[LIST_V2]) => {
             Some(S3Op::ListObjectsV2)
         }
         ("GET", true, false) if only(&[LIST_V1]) => Some(S3Op::ListObjectsV1),
         ("POST", true, false) if sub == ["delete"] => Some(S3Op::DeleteObjects),
-        ("GET", true, true) if has(params, "uploadId") && only(&[LIST_PARTS]) => {
-            Some(S3Op::ListParts)
-        }
+        ("GET", true, true) if has("uploadId") && only(&[LIST_PARTS]) => Some(S3Op::ListParts),
         ("GET", true, true) if only(GET_OBJECT) => Some(S3Op::GetObject),
         ("HEAD", true, true) if only(GET_OBJECT) => Some(S3Op::HeadObject),
-        ("PUT", true, true) if has(params, "uploadId") && only(&[UPLOAD_PART]) => {
-            Some(if copy_source {
-                S3Op::UploadPartCopy
-            } else {
-                S3Op::UploadPart
-            })
-        }
+        ("PUT", true, true) if has("uploadId") && only(&[UPLOAD_PART]) => Some(if copy_source {
+            S3Op::UploadPartCopy
+        } else {
+            S3Op::UploadPart
+        }),
         ("PUT", true, true) if sub.is_empty() => Some(if copy_source {
             S3Op::CopyObject
         } else {
@@ -184,7 +150,7 @@ mod tests {
     use super::*;
 
     fn op(method: &str, bucket: bool, key: bool, q: &str) -> Result<S3Op, String> {
-        classify(method, bucket, key, &params(q), false)
+        classify(method, bucket, key, &Query::parse(q).unwrap(), false)
     }
 
     #[test]
@@ -227,7 +193,7 @@ mod tests {
         assert_eq!(op("HEAD", true, true, "partNumber=1"), Ok(S3Op::HeadObject));
         assert_eq!(op("PUT", true, true, ""), Ok(S3Op::PutObject));
         assert_eq!(
-            classify("PUT", true, true, &params(""), true),
+            classify("PUT", true, true, &Query::default(), true),
             Ok(S3Op::CopyObject)
         );
         assert_eq!(
@@ -235,7 +201,13 @@ mod tests {
             Ok(S3Op::UploadPart)
         );
         assert_eq!(
-            classify("PUT", true, true, &params("partNumber=2&uploadId=u"), true),
+            classify(
+                "PUT",
+                true,
+                true,
+                &Query::parse("partNumber=2&uploadId=u").unwrap(),
+                true
+            ),
             Ok(S3Op::UploadPartCopy)
         );
         assert_eq!(op("DELETE", true, true, ""), Ok(S3Op::DeleteObject));

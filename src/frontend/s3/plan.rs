@@ -9,7 +9,6 @@ use std::time::SystemTime;
 use bucketgate_plugin::{Identity, Operation};
 use bytes::Bytes;
 use http::HeaderMap;
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use pingora_http::RequestHeader;
 
 use super::body::{self, BodyPlan};
@@ -17,6 +16,8 @@ use super::buckets::{Alias, S3Route};
 use super::error::S3Error;
 use super::markers::MarkerSealer;
 use super::operation::{self, S3Op};
+use super::query::{self, Query};
+use super::scope::{self, ListKind, ListPlan};
 use crate::access::access_keys::AccessKeyStore;
 use crate::access::policy;
 use crate::frontend::s3::xml::{list_buckets_xml, location_xml};
@@ -29,6 +30,9 @@ use crate::upstream::Pool;
 pub enum Planned {
     /// Proxy it upstream.
     Forward(Box<S3Request>),
+    /// A key listing: driven page by page within the caller's list grants
+    /// ([`super::paging`]).
+    List(Box<S3Request>),
     /// DeleteObjects: its body must be read and checked key by key first.
     DeleteObjects(Box<S3Request>),
     /// Answer locally with this XML.
@@ -39,7 +43,7 @@ impl Planned {
     /// The verified caller.
     pub fn identity(&self) -> &Identity {
         match self {
-            Planned::Forward(r) | Planned::DeleteObjects(r) => &r.identity,
+            Planned::Forward(r) | Planned::List(r) | Planned::DeleteObjects(r) => &r.identity,
             Planned::Answer { identity, .. } => identity,
         }
     }
@@ -57,8 +61,10 @@ pub struct S3Request {
     pub pool: Arc<Pool>,
     /// The full decoded upstream key; empty for bucket operations.
     pub key: String,
-    /// The upstream query (raw, normalized again when sent).
+    /// The upstream query (built from the canonical query, normalized again when sent).
     pub query: String,
+    /// For ListObjects (V1, V2) and ListMultipartUploads: the page this request reads.
+    pub listing: Option<ListPlan>,
     /// `x-amz-copy-source` for the upstream, when copying.
     pub copy_source: Option<String>,
     /// What is signed as the payload hash, and how the body travels.
@@ -114,6 +120,12 @@ pub fn plan(
     markers: &MarkerSealer,
     now: SystemTime,
 ) -> Result<Planned, Box<Refusal>> {
+    if incoming.req.method == http::Method::OPTIONS {
+        return Err(Box::new(Refusal {
+            error: options_refusal(&incoming.req.headers),
+            identity: None,
+        }));
+    }
     let verified = match verify::verify_request(incoming.req, keys, now) {
         Ok(Some(v)) => v,
         Ok(None) => {
@@ -146,7 +158,8 @@ fn plan_verified(
 ) -> Result<Planned, S3Error> {
     let req = incoming.req;
     let addressed = super::address::address(incoming.host, incoming.rest, &route.base_domains);
-    let params = operation::params(addressed.raw_query);
+    let params =
+        Query::parse(addressed.raw_query).map_err(|e| S3Error::invalid_argument(e.to_string()))?;
     let copy_source = req.headers.get("x-amz-copy-source");
     let op = operation::classify(
         req.method.as_str(),
@@ -176,6 +189,7 @@ fn plan_verified(
         full_key(alias, addressed.raw_key)?
     };
     check_grants(op, identity, alias, &key, &params)?;
+    super::protection::check(op, &req.headers, params.iter())?;
     if op == S3Op::CreateBucket {
         return Err(S3Error::new(
             409,
@@ -189,6 +203,20 @@ fn plan_verified(
             body: Bytes::from(location_xml(alias.pool.signer.region())),
         });
     }
+    let listing = match ListKind::of(op) {
+        Some(kind) => {
+            let context = marker_context(client_bucket, identity);
+            let who = scope::Lister {
+                identity,
+                bucket: &alias.bucket,
+                key_prefix: &alias.key_prefix,
+                sealer: markers,
+                context: &context,
+            };
+            Some(scope::plan(kind, &params, &who)?)
+        }
+        None => None,
+    };
     let copy_source = match copy_source {
         Some(value) => Some(copy_source_upstream(value, route, alias, identity)?),
         None => None,
@@ -207,20 +235,19 @@ fn plan_verified(
         key_prefix: alias.key_prefix.clone(),
         pool: alias.pool.clone(),
         key,
-        query: upstream_query(
-            op,
-            &params,
-            &alias.key_prefix,
-            &Unsealer {
-                markers,
-                context: marker_context(client_bucket, identity),
-            },
-        )?,
+        // A listing's query is its page's, made when it is driven.
+        query: match &listing {
+            Some(_) => String::new(),
+            None => upstream_query(op, &params),
+        },
+        listing,
         copy_source,
         body,
     };
     Ok(if op == S3Op::DeleteObjects {
         Planned::DeleteObjects(Box::new(planned))
+    } else if planned.listing.is_some() {
+        Planned::List(Box::new(planned))
     } else {
         Planned::Forward(Box::new(planned))
     })
@@ -251,7 +278,7 @@ fn check_grants(
     identity: &Identity,
     alias: &Alias,
     key: &str,
-    params: &[operation::Param<'_>],
+    params: &Query,
 ) -> Result<(), S3Error> {
     let need = |op_class: Operation| {
         if policy::allows(identity, op_class, &alias.bucket, key) {
@@ -276,9 +303,7 @@ fn check_grants(
             let prefix = format!(
                 "{}{}",
                 alias.key_prefix,
-                operation::value(params, "prefix")
-                    .map(query_decode)
-                    .unwrap_or_default()
+                params.get("prefix").unwrap_or_default()
             );
             if policy::reaches(identity, Operation::List, &alias.bucket, &prefix) {
                 Ok(())
@@ -378,93 +403,42 @@ fn copy_source_upstream(
     Ok(out)
 }
 
-/// Opens the sealed markers a client hands back.
-struct Unsealer<'a> {
-    markers: &'a MarkerSealer,
-    context: String,
+/// Parameters sent upstream as bare flags (`?uploads`, `?delete`).
+const FLAGS: &[&str] = &["uploads", "delete"];
+
+/// The forwarded query of an operation that is not a key listing: only the parameters the
+/// operation may carry, from the canonical query. (Listings build theirs in [`scope`].)
+fn upstream_query(op: S3Op, params: &Query) -> String {
+    query::build(
+        params
+            .iter()
+            .filter(|(name, _)| operation::forwards(op, name))
+            .map(|(name, value)| {
+                let flag = value.is_empty() && FLAGS.contains(&name);
+                (name, (!flag).then_some(value))
+            }),
+    )
 }
 
-/// Marker parameters that are keys (plain keys get the alias's key prefix).
-const KEY_MARKER_PARAMS: &[&str] = &["marker", "key-marker"];
-/// Marker parameters that are opaque upstream tokens.
-const TOKEN_MARKER_PARAMS: &[&str] = &["continuation-token", "upload-id-marker"];
-
-/// The forwarded query: only the operation's parameters, with key-valued ones moved under the
-/// alias's key prefix (a listing of the alias's root lists `key_prefix` upstream) and sealed
-/// markers opened.
-fn upstream_query(
-    op: S3Op,
-    params: &[operation::Param<'_>],
-    key_prefix: &str,
-    unsealer: &Unsealer,
-) -> Result<String, S3Error> {
-    let is_listing = matches!(
-        op,
-        S3Op::ListObjectsV1 | S3Op::ListObjectsV2 | S3Op::ListMultipartUploads
-    );
-    let mut out: Vec<String> = Vec::new();
-    let mut saw_prefix = false;
-    for (name, value) in params {
-        if !operation::forwards(op, name) {
-            continue;
-        }
-        // An empty delimiter means none (rclone's recursive listings send `delimiter=`); some
-        // servers (s3s-fs) would split keys on "" instead.
-        if *name == "delimiter" && value.is_none_or(|v| v.is_empty()) {
-            continue;
-        }
-        saw_prefix |= *name == "prefix";
-        let Some(v) = value else {
-            out.push((*name).to_string());
-            continue;
-        };
-        let marker = KEY_MARKER_PARAMS.contains(name) || TOKEN_MARKER_PARAMS.contains(name);
-        let decoded = query_decode(v);
-        if is_listing && marker && MarkerSealer::is_sealed(&decoded) {
-            let opened = unsealer
-                .markers
-                .open(&decoded, &unsealer.context)
-                .ok_or_else(|| {
-                    S3Error::invalid_argument(format!(
-                        "The {name} is not one this gateway issued for this bucket and key."
-                    ))
-                })?;
-            out.push(format!("{name}={}", query_encode(&opened)));
-            continue;
-        }
-        let prefixed = is_listing && matches!(*name, "prefix" | "start-after")
-            || KEY_MARKER_PARAMS.contains(name);
-        if prefixed && is_listing && !key_prefix.is_empty() {
-            out.push(format!(
-                "{name}={}",
-                query_encode(&format!("{key_prefix}{decoded}"))
-            ));
-        } else {
-            out.push(format!("{name}={v}"));
-        }
+/// An `OPTIONS` that the route's CORS layer did not answer as a preflight. S3 does not
+/// authenticate `OPTIONS` (a presigned URL is signed for another method), so it is answered
+/// before any signature check, as S3 answers: `400` without `Origin`, else `403` (no CORS rule
+/// of this route allows the request).
+fn options_refusal(headers: &HeaderMap) -> S3Error {
+    if headers.get("origin").is_none() {
+        return S3Error::new(
+            400,
+            "BadRequest",
+            "Insufficient information. Origin request header needed.",
+        )
+        .logged("OPTIONS without Origin");
     }
-    if is_listing && !saw_prefix && !key_prefix.is_empty() {
-        out.push(format!("prefix={}", query_encode(key_prefix)));
-    }
-    Ok(out.join("&"))
-}
-
-/// Everything but unreserved characters is encoded.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
-/// A query value as text: `+` is a space (as aws-sigv4 canonicalizes it), then percent-decoded.
-pub fn query_decode(v: &str) -> String {
-    percent_decode_str(&v.replace('+', " "))
-        .decode_utf8_lossy()
-        .into_owned()
-}
-
-fn query_encode(v: &str) -> String {
-    utf8_percent_encode(v, QUERY_VALUE).to_string()
+    S3Error::new(
+        403,
+        "AccessForbidden",
+        "CORSResponse: This CORS request is not allowed.",
+    )
+    .logged("OPTIONS that no CORS rule of the route answers")
 }
 
 /// A header's text, if it is text.
@@ -475,7 +449,7 @@ pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// Who the signature verified as, whatever was then decided.
 pub fn verified_identity(planned: &Result<Planned, Box<Refusal>>) -> Option<&Identity> {
     match planned {
-        Ok(Planned::Forward(r)) => Some(&r.identity),
+        Ok(Planned::Forward(r)) | Ok(Planned::List(r)) => Some(&r.identity),
         Ok(Planned::Answer { identity, .. }) => Some(identity),
         Ok(Planned::DeleteObjects(r)) => Some(&r.identity),
         Err(refusal) => refusal.identity.as_ref(),
@@ -486,85 +460,44 @@ pub fn verified_identity(planned: &Result<Planned, Box<Refusal>>) -> Option<&Ide
 mod tests {
     use super::*;
 
-    fn unsealer(markers: &MarkerSealer) -> Unsealer<'_> {
-        Unsealer {
-            markers,
-            context: "b\ns3-key\nalice".into(),
-        }
-    }
-
-    fn q(op: S3Op, raw: &str, prefix: &str) -> String {
-        let m = MarkerSealer::new(None);
-        upstream_query(op, &operation::params(raw), prefix, &unsealer(&m)).unwrap()
-    }
-
-    #[test]
-    fn sealed_markers_are_opened_and_foreign_ones_refused() {
-        let m = MarkerSealer::new(None);
-        let token = m.seal("p/users/bob/x", "b\ns3-key\nalice");
-        let raw = format!("marker={}", query_encode(&token));
-        let got = upstream_query(
-            S3Op::ListObjectsV1,
-            &operation::params(&raw),
-            "p/",
-            &unsealer(&m),
-        );
-        assert_eq!(got.unwrap(), "marker=p%2Fusers%2Fbob%2Fx&prefix=p%2F");
-        let other = crate::frontend::s3::markers::other_fleet(9).seal("x", "b\ns3-key\nalice");
-        let raw = format!("list-type=2&continuation-token={other}");
-        let got = upstream_query(
-            S3Op::ListObjectsV2,
-            &operation::params(&raw),
-            "",
-            &unsealer(&m),
-        );
-        assert_eq!(got.unwrap_err().code, "InvalidArgument");
-    }
-
-    #[test]
-    fn listing_queries_move_under_the_key_prefix() {
-        assert_eq!(
-            q(
-                S3Op::ListObjectsV2,
-                "list-type=2&prefix=a%20b%2F&delimiter=%2F&acl&max-keys=2",
-                "photos/"
-            ),
-            "list-type=2&prefix=photos%2Fa%20b%2F&delimiter=%2F&max-keys=2"
-        );
-        assert_eq!(
-            q(S3Op::ListObjectsV2, "list-type=2", "photos/"),
-            "list-type=2&prefix=photos%2F"
-        );
-        assert_eq!(q(S3Op::ListObjectsV2, "list-type=2", ""), "list-type=2");
-        assert_eq!(
-            q(S3Op::ListObjectsV1, "marker=x&prefix=", "p/"),
-            "marker=p%2Fx&prefix=p%2F"
-        );
-    }
-
-    #[test]
-    fn an_empty_delimiter_is_no_delimiter() {
-        assert_eq!(
-            q(S3Op::ListObjectsV2, "list-type=2&delimiter=&prefix=a", ""),
-            "list-type=2&prefix=a"
-        );
-        assert_eq!(q(S3Op::ListObjectsV1, "delimiter", ""), "");
-        assert_eq!(q(S3Op::ListObjectsV1, "delimiter=%2F", ""), "delimiter=%2F");
+    fn q(op: S3Op, raw: &str) -> String {
+        upstream_query(op, &Query::parse(raw).unwrap())
     }
 
     #[test]
     fn object_queries_keep_only_their_parameters() {
         let p = "partNumber=1&uploadId=abc&X-Amz-Signature=00&response-content-type=x";
-        assert_eq!(q(S3Op::UploadPart, p, "p/"), "partNumber=1&uploadId=abc");
+        assert_eq!(q(S3Op::UploadPart, p), "partNumber=1&uploadId=abc");
         assert_eq!(
-            q(S3Op::GetObject, p, "p/"),
+            q(S3Op::GetObject, p),
             "partNumber=1&response-content-type=x"
+        );
+        assert_eq!(
+            q(
+                S3Op::GetObject,
+                "response-content-type=text%2Fplain&x-id=GetObject"
+            ),
+            "response-content-type=text%2Fplain"
         );
     }
 
     #[test]
-    fn query_values_decode_like_sigv4() {
-        assert_eq!(query_decode("a+b%2Bc%2F"), "a b+c/");
-        assert_eq!(query_encode("a b+c/é"), "a%20b%2Bc%2F%C3%A9");
+    fn flags_stay_bare_and_values_are_re_encoded() {
+        assert_eq!(q(S3Op::CreateMultipartUpload, "uploads="), "uploads");
+        assert_eq!(q(S3Op::DeleteObjects, "delete"), "delete");
+        assert_eq!(
+            q(S3Op::GetObject, "response-content-disposition=a+b%3B"),
+            "response-content-disposition=a%20b%3B"
+        );
+    }
+
+    #[test]
+    fn options_is_answered_like_s3() {
+        let mut headers = HeaderMap::new();
+        let e = options_refusal(&headers);
+        assert_eq!((e.status, e.code.as_ref()), (400, "BadRequest"));
+        headers.insert("origin", "https://a.example".parse().unwrap());
+        let e = options_refusal(&headers);
+        assert_eq!((e.status, e.code.as_ref()), (403, "AccessForbidden"));
     }
 }

@@ -1,9 +1,9 @@
-//! What the S3 frontend does to upstream answers: success heads are filtered to S3's object
-//! headers; listings are held until complete and rewritten to the client's view (keys outside
-//! its grants dropped, the alias's key prefix stripped, its bucket name put back); errors get a
-//! body of our own with the upstream's S3 code.
+//! What the S3 frontend does to the upstream answers of forwarded requests: success heads are
+//! filtered to S3's object headers; ListParts and the multipart results are held until complete
+//! and rewritten to the client's view (the alias's key prefix stripped, its bucket name put
+//! back); errors get a body of our own with the upstream's S3 code. (Key listings are driven,
+//! not forwarded: [`super::paging`].)
 
-use bucketgate_plugin::Operation;
 use bytes::Bytes;
 use pingora_error::Result;
 use pingora_http::ResponseHeader;
@@ -12,9 +12,9 @@ use super::error::{from_upstream, S3Error};
 use super::markers::MarkerSealer;
 use super::operation::S3Op;
 use super::plan::S3Request;
-use crate::access::policy;
 use crate::frontend::header_policy;
-use crate::frontend::s3::xml::{rewrite_listing, rewrite_result, ListingView};
+use crate::frontend::s3::xml::listing::rewrite_parts;
+use crate::frontend::s3::xml::rewrite_result;
 
 /// Largest listing body held for rewriting (1000 keys of 1 KiB, with room).
 const MAX_LISTING: usize = 16 << 20;
@@ -33,17 +33,9 @@ pub enum BodyState {
 
 /// Operations whose success body is rewritten.
 fn rewrites(op: S3Op) -> bool {
-    is_listing(op)
-        || matches!(
-            op,
-            S3Op::CreateMultipartUpload | S3Op::CompleteMultipartUpload
-        )
-}
-
-fn is_listing(op: S3Op) -> bool {
     matches!(
         op,
-        S3Op::ListObjectsV1 | S3Op::ListObjectsV2 | S3Op::ListMultipartUploads | S3Op::ListParts
+        S3Op::ListParts | S3Op::CreateMultipartUpload | S3Op::CompleteMultipartUpload
     )
 }
 
@@ -75,9 +67,10 @@ pub fn on_head(plan: &S3Request, resp: &mut ResponseHeader, request_id: &str) ->
 }
 
 /// Handles one piece of the upstream body. `resource` is the client's path, for errors.
+/// (`_markers`: no forwarded answer carries listing markers any more; key listings are driven.)
 pub fn on_body(
     plan: &S3Request,
-    markers: &MarkerSealer,
+    _markers: &MarkerSealer,
     state: &mut BodyState,
     body: &mut Option<Bytes>,
     end: bool,
@@ -104,7 +97,7 @@ pub fn on_body(
                 }
             }
             *body = Some(if end {
-                rewritten(plan, markers, held, resource, request_id)
+                rewritten(plan, held, resource, request_id)
             } else {
                 Bytes::new()
             });
@@ -136,49 +129,21 @@ pub fn on_body(
 }
 
 /// The held body, rewritten to the identity's view.
-fn rewritten(
-    plan: &S3Request,
-    markers: &MarkerSealer,
-    held: &[u8],
-    resource: &str,
-    request_id: &str,
-) -> Bytes {
-    if !is_listing(plan.op) {
-        return match rewrite_result(held, &plan.key_prefix, &plan.client_bucket) {
-            Ok(body) => Bytes::from(body),
-            Err(why) => {
-                log::error!(
-                    "s3 {:?} result from {} could not be rewritten: {why}",
-                    plan.op,
-                    plan.pool.name
-                );
-                S3Error::internal("result rewrite failed").body(resource, request_id)
-            }
-        };
-    }
-    let identity = &plan.identity;
-    let bucket = plan.bucket.as_str();
-    let visible_key = |k: &str| {
-        policy::allows(identity, Operation::List, bucket, k) || (plan.op == S3Op::ListParts)
+fn rewritten(plan: &S3Request, held: &[u8], resource: &str, request_id: &str) -> Bytes {
+    let result = if plan.op == S3Op::ListParts {
+        rewrite_parts(held, &plan.client_bucket, &plan.key_prefix).map_err(|e| e.to_string())
+    } else {
+        rewrite_result(held, &plan.key_prefix, &plan.client_bucket)
     };
-    let visible_prefix = |p: &str| policy::reaches(identity, Operation::List, bucket, p);
-    let context = plan.marker_context();
-    let seal_marker = |m: &str| markers.seal(m, &context);
-    let view = ListingView {
-        client_bucket: &plan.client_bucket,
-        key_prefix: &plan.key_prefix,
-        visible_key: &visible_key,
-        visible_prefix: &visible_prefix,
-        seal_marker: &seal_marker,
-    };
-    match rewrite_listing(held, &view) {
+    match result {
         Ok(body) => Bytes::from(body),
         Err(why) => {
             log::error!(
-                "s3 listing from {} could not be rewritten: {why}",
+                "s3 {:?} result from {} could not be rewritten: {why}",
+                plan.op,
                 plan.pool.name
             );
-            S3Error::internal("listing rewrite failed").body(resource, request_id)
+            S3Error::internal("result rewrite failed").body(resource, request_id)
         }
     }
 }

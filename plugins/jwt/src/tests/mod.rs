@@ -5,6 +5,7 @@ mod algorithms;
 mod cache;
 mod grants;
 mod hmac_keys;
+mod jwks_transport;
 mod jwks_url;
 mod rejections;
 mod sources;

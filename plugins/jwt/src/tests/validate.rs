@@ -295,7 +295,7 @@ fn other_static_checks() {
         "http",
     );
     one_problem(
-        "keys: [{jwks_url: http://idp/jwks, refresh_seconds: 1}]",
+        "keys: [{jwks_url: https://idp/jwks, refresh_seconds: 1}]",
         "keys[0].refresh_seconds",
         "at least 10",
     );

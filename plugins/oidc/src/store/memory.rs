@@ -1,6 +1,8 @@
 //! The in-process store, the default: a map behind a mutex, entries swept when they expire.
-//! Bounded, so a flood of started logins cannot grow memory without end: when full of live
-//! entries, new ones are refused (the user gets an error page) rather than evicting sessions.
+//! It holds sessions only (a login in progress lives in the browser's cookie), so only finished
+//! sign-ins fill it. Bounded all the same: when full of live entries, new ones are refused (the
+//! user gets an error page) rather than evicting sessions, and a full store is swept for expired
+//! entries at most once a second, so refused writes never each scan the map under the lock.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,21 +15,35 @@ use super::{SessionStore, StoreError};
 /// The default bound on entries.
 pub const DEFAULT_CAPACITY: usize = 100_000;
 
+/// How often a full store may be swept for expired entries.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+type Entries = HashMap<String, (Vec<u8>, Instant)>;
+
 pub struct MemoryStore {
     capacity: usize,
-    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    entries: Entries,
+    /// When a full store was last swept.
+    swept: Option<Instant>,
 }
 
 impl MemoryStore {
     pub fn new(capacity: usize) -> MemoryStore {
         MemoryStore {
             capacity,
-            entries: Mutex::new(HashMap::new()),
+            inner: Mutex::new(Inner {
+                entries: HashMap::new(),
+                swept: None,
+            }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Vec<u8>, Instant)>> {
-        self.entries
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -36,7 +52,11 @@ impl MemoryStore {
     #[cfg(test)]
     pub fn live(&self) -> usize {
         let now = Instant::now();
-        self.lock().values().filter(|(_, exp)| *exp > now).count()
+        self.lock()
+            .entries
+            .values()
+            .filter(|(_, exp)| *exp > now)
+            .count()
     }
 }
 
@@ -53,20 +73,26 @@ impl SessionStore for MemoryStore {
         let Some(expires) = now.checked_add(ttl) else {
             return Err(StoreError::Unavailable("ttl out of range".into()));
         };
-        let mut map = self.lock();
-        if map.len() >= self.capacity && !map.contains_key(key) {
-            map.retain(|_, (_, exp)| *exp > now);
-            if map.len() >= self.capacity {
+        let mut inner = self.lock();
+        if inner.entries.len() >= self.capacity && !inner.entries.contains_key(key) {
+            let due = inner
+                .swept
+                .is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY);
+            if due {
+                inner.entries.retain(|_, (_, exp)| *exp > now);
+                inner.swept = Some(now);
+            }
+            if inner.entries.len() >= self.capacity {
                 return Err(StoreError::Full);
             }
         }
-        map.insert(key.to_owned(), (value, expires));
+        inner.entries.insert(key.to_owned(), (value, expires));
         Ok(())
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let now = Instant::now();
-        let mut map = self.lock();
+        let map = &mut self.lock().entries;
         match map.get(key) {
             Some((value, exp)) if *exp > now => Ok(Some(value.clone())),
             Some(_) => {
@@ -81,13 +107,14 @@ impl SessionStore for MemoryStore {
         let now = Instant::now();
         Ok(self
             .lock()
+            .entries
             .remove(key)
             .filter(|(_, exp)| *exp > now)
             .map(|(v, _)| v))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        self.lock().remove(key);
+        self.lock().entries.remove(key);
         Ok(())
     }
 }
@@ -158,6 +185,22 @@ mod tests {
                 Some(vec![3]),
                 "live sessions not evicted"
             );
+        });
+    }
+
+    #[test]
+    fn a_full_store_is_swept_at_most_once_a_second() {
+        block(async {
+            let s = MemoryStore::new(1);
+            let hour = Duration::from_secs(3600);
+            s.put("a", vec![1], hour).await.unwrap();
+            assert_eq!(s.put("b", vec![2], hour).await, Err(StoreError::Full));
+            // "a" is now expired, but the store was swept a moment ago: no new scan yet.
+            s.put("a", vec![3], Duration::ZERO).await.unwrap();
+            assert_eq!(s.put("b", vec![2], hour).await, Err(StoreError::Full));
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            s.put("b", vec![2], hour).await.unwrap();
+            assert_eq!(s.get("b").await.unwrap(), Some(vec![2]));
         });
     }
 }

@@ -1,19 +1,17 @@
 //! The callback: the code exchange, ID-token checks, allow rules, the new session, and every
 //! way a callback is refused (expired, replayed or foreign state; provider errors).
 
-use std::time::Duration;
-
 use bucketgate_plugin::{Grant, Operation, Verdict};
 use serde_json::json;
 
 use super::support::*;
-use crate::records::{self, digest, state_key, Mode, StateRecord};
+use crate::records::{self, LoginState};
 
 /// Starts a login and makes the provider's token endpoint answer with an ID token built from
 /// `claims` and the login's nonce.
 async fn login_with(s: &Setup, idp: &Idp, rd: &str, claims: serde_json::Value) -> Login {
     let login = start_login(s, &format!("/_bucketgate/oidc/login?rd={rd}")).await;
-    let nonce = s.state(&login.state).await.unwrap().nonce;
+    let nonce = s.state(&login).nonce;
     let mut claims = claims;
     if claims.get("nonce").is_none() {
         claims["nonce"] = json!(nonce);
@@ -33,7 +31,7 @@ async fn a_good_callback_creates_a_new_session_and_returns_to_the_page() {
         json!({"email": "alice@example.com"}),
     )
     .await;
-    let verifier = s.state(&login.state).await.unwrap().pkce_verifier;
+    let verifier = s.state(&login).pkce_verifier;
 
     let r = s
         .answer(&callback_request(
@@ -95,11 +93,23 @@ async fn a_good_callback_creates_a_new_session_and_returns_to_the_page() {
         other => panic!("{other:?}"),
     }
 
-    // The state was single-use: the same callback again is the friendly expired page.
-    let again = s.answer(&callback_request(&login, "code=c0de", None)).await;
+    // The login cookie was cleared: the same callback again, as the browser now sends it
+    // (without that cookie), is the friendly expired page, with no second exchange.
+    let again = s
+        .answer(&request(
+            "GET",
+            &format!("{CALLBACK}?code=c0de&state={}", login.state),
+            &[("accept", "text/html")],
+        ))
+        .await;
     assert_eq!(again.status, 200);
     assert!(body(&again).contains("Your sign-in expired"));
     assert_eq!(idp.hits_on("/token").len(), 1, "no second exchange");
+    // Replayed with the old cookie too: the provider takes a code once, so no session.
+    idp.set("/token", 400, r#"{"error":"invalid_grant"}"#);
+    let again = s.answer(&callback_request(&login, "code=c0de", None)).await;
+    assert_eq!(again.status, 502);
+    assert!(cookie_value(&again.headers, "bucketgate_session").is_none());
 }
 
 #[tokio::test]
@@ -155,7 +165,7 @@ async fn an_unknown_key_id_is_refused_and_jwks_refetches_are_rate_limited() {
     assert_eq!(r.status, 502, "unknown kid, refetch not yet allowed (30 s)");
     assert_eq!(idp.hits_on("/jwks").len(), before, "rate limited");
     // The first plugin has the key cached and signs in.
-    let nonce = s.state(&login.state).await.unwrap().nonce;
+    let nonce = s.state(&login).nonce;
     idp.answer_tokens(json!({"nonce": nonce}), None);
     let r = s.callback(&login).await;
     assert_eq!(r.status, 302, "{}", body(&r));
@@ -179,7 +189,7 @@ async fn allow_rules_refuse_with_a_friendly_403() {
         &s,
         &idp,
         "%2F",
-        json!({"sub": "carol", "email": "carol@example.com", "groups": ["staff"]}),
+        json!({"sub": "carol", "email": "carol@example.com", "email_verified": true, "groups": ["staff"]}),
     )
     .await;
     let r = s.callback(&login).await;
@@ -192,7 +202,7 @@ async fn allow_rules_refuse_with_a_friendly_403() {
 }
 
 #[tokio::test]
-async fn missing_or_foreign_binding_cookie_is_the_expired_page() {
+async fn missing_or_foreign_login_cookie_is_the_expired_page() {
     let (idp, s) = with_idp("");
     let login = login_with(&s, &idp, "%2Fa%2Fb", json!({})).await;
     let no_cookie = request(
@@ -204,21 +214,56 @@ async fn missing_or_foreign_binding_cookie_is_the_expired_page() {
     assert_eq!(r.status, 200);
     assert!(body(&r).contains("Your sign-in expired"));
     assert!(
-        body(&r).contains("href=\"/_bucketgate/oidc/login?rd=%2Fa%2Fb\""),
-        "retry returns to the page: {}",
+        body(&r).contains("href=\"/_bucketgate/oidc/login?rd=%2F\""),
+        "{}",
         body(&r)
     );
-    assert!(s.state(&login.state).await.is_none(), "consumed anyway");
 
-    let login = login_with(&s, &idp, "%2F", json!({})).await;
+    // Login CSRF: the callback URL of someone else's login, in a browser with a login of its
+    // own (or none): the state is not the one its cookie holds.
+    let attacker = login_with(&s, &idp, "%2F", json!({})).await;
+    let victim = login_with(&s, &idp, "%2Fmine", json!({})).await;
     let foreign = Login {
-        binding: records::random_token().unwrap(),
-        ..login
+        state: attacker.state.clone(),
+        ..victim
     };
     let r = s.callback(&foreign).await;
     assert_eq!(r.status, 200);
     assert!(body(&r).contains("Your sign-in expired"));
+    assert!(
+        body(&r).contains("rd=%2Fmine"),
+        "retry returns to the page: {}",
+        body(&r)
+    );
+    // An altered cookie, or one sealed by another route set (another cookie name here).
+    let mut bad = attacker.cookie.clone().into_bytes();
+    bad[20] = if bad[20] == b'A' { b'B' } else { b'A' };
+    let altered = Login {
+        cookie: String::from_utf8(bad).unwrap(),
+        ..login_with(&s, &idp, "%2F", json!({})).await
+    };
+    let other_cookie = setup(&idp.issuer, "cookie: {name: other}");
+    let r = other_cookie.answer(&get("/_bucketgate/oidc/login")).await;
+    let sealed_elsewhere = Login {
+        state: login_of_named(&r.headers, "other_login").0,
+        cookie: login_of_named(&r.headers, "other_login").1,
+        location: String::new(),
+    };
+    for bad in [altered, sealed_elsewhere] {
+        let r = s.callback(&bad).await;
+        assert_eq!(r.status, 200);
+        assert!(body(&r).contains("Your sign-in expired"));
+    }
     assert!(idp.hits_on("/token").is_empty(), "no code was exchanged");
+}
+
+/// The state and cookie value of a login started by a plugin whose login cookie is `name`.
+fn login_of_named(headers: &[(String, String)], name: &str) -> (String, String) {
+    let location = header(headers, "location").unwrap();
+    (
+        url_param(location, "state").unwrap(),
+        cookie_value(headers, name).unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -239,30 +284,30 @@ async fn unknown_malformed_or_expired_states_are_the_expired_page() {
         assert!(body(&r).contains("href=\"/_bucketgate/oidc/login?rd=%2F\""));
         assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
     }
-    // A state older than state_ttl (the store has not dropped it yet).
+    // A login older than state_ttl (the browser kept the cookie too long, or it was replayed).
     let state = records::random_token().unwrap();
-    let binding = records::random_token().unwrap();
-    let old = StateRecord {
+    let old = LoginState {
+        state: state.clone(),
         pkce_verifier: "v".repeat(43),
         nonce: "n".into(),
         return_url: "/x".into(),
-        mode: Mode::Session,
         created_at: records::now() - 61,
-        binding: digest(&binding),
     };
-    s.records
-        .put(&state_key(&state), &old, Duration::from_secs(60))
-        .await
-        .unwrap();
     let login = Login {
         state,
-        binding,
+        cookie: s
+            .records
+            .seal_cookie("bucketgate_session_login", &old)
+            .unwrap(),
         location: String::new(),
     };
     let r = s.callback(&login).await;
     assert_eq!(r.status, 200);
     assert!(body(&r).contains("Your sign-in expired"));
     assert!(body(&r).contains("rd=%2Fx"));
+    assert!(set_cookies(&r.headers)
+        .iter()
+        .any(|c| c.starts_with("bucketgate_session_login=;") && c.contains("Max-Age=0")));
 }
 
 #[tokio::test]
@@ -287,28 +332,58 @@ async fn provider_errors_are_friendly_pages() {
 }
 
 #[tokio::test]
-async fn a_mint_login_ends_on_the_key_page_with_a_session() {
+async fn a_mint_login_ends_on_the_key_offer_and_mints_nothing() {
     let (idp, s) = with_idp("mint_keys: {ttl: 1h}");
     let login = start_login(&s, "/data/?auth").await;
-    let rec = s.state(&login.state).await.unwrap();
-    assert_eq!(rec.mode, Mode::Mint { json: false });
+    let rec = s.state(&login);
+    assert_eq!(rec.return_url, "/data/?auth");
     idp.answer_tokens(json!({"nonce": rec.nonce}), None);
     let r = s.callback(&login).await;
-    assert_eq!(r.status, 200, "{}", body(&r));
-    assert!(body(&r).contains("BG1TESTalice"));
-    assert!(body(&r).contains("minted-secret"));
-    assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
+    assert_eq!(r.status, 302, "{}", body(&r));
+    assert_eq!(header(&r.headers, "location"), Some("/data/?auth"));
     assert!(cookie_value(&r.headers, "bucketgate_session").is_some());
-    let calls = s.minter.calls.lock().unwrap();
-    assert_eq!(calls.len(), 1);
-    assert_eq!(calls[0].0, "alice");
-    assert_eq!(
-        calls[0].1,
-        vec![Grant::new(
-            "data",
-            "users/alice/",
-            &[Operation::Read, Operation::List]
-        )]
+    assert!(
+        s.minter.calls.lock().unwrap().is_empty(),
+        "a GET (the callback) never mints"
     );
-    assert_eq!(calls[0].2, Duration::from_secs(3600));
+}
+
+/// Issue 17, item 6: with `allow.email_domains`, `email_verified` must be true; missing or
+/// false is refused, unless the section opts out with `email_verified: when_present` (which
+/// still refuses false). The old code let a missing claim through.
+#[tokio::test]
+async fn email_domains_need_a_verified_email_at_sign_in() {
+    let (idp, s) = with_idp("allow: {email_domains: [example.com]}");
+    let opted_out = setup(
+        &idp.issuer,
+        "allow: {email_domains: [example.com]}\nemail_verified: when_present",
+    );
+    let email = json!("alice@example.com");
+    for (what, verified, default_ok, opt_out_ok) in [
+        ("missing", None, false, true),
+        ("false", Some(json!(false)), false, false),
+        ("true", Some(json!(true)), true, true),
+    ] {
+        for (plugin, want) in [(&s, default_ok), (&opted_out, opt_out_ok)] {
+            let mut claims = json!({"email": email});
+            if let Some(v) = &verified {
+                claims["email_verified"] = v.clone();
+            }
+            let login = login_with(plugin, &idp, "%2F", claims).await;
+            let r = plugin.callback(&login).await;
+            let signed_in = cookie_value(&r.headers, "bucketgate_session").is_some();
+            assert_eq!(
+                signed_in,
+                want,
+                "email_verified {what}: {} {}",
+                r.status,
+                body(&r)
+            );
+            assert_eq!(
+                r.status,
+                if want { 302 } else { 403 },
+                "email_verified {what}"
+            );
+        }
+    }
 }

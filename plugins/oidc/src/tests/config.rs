@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use crate::config::{parse_absolute, Cidr, DurationSpec};
-use crate::{OidcConfig, RecheckMethod, SecureMode, SessionStoreConfig, Unauthenticated};
+use crate::{
+    EmailVerified, OidcConfig, RecheckMethod, SecureMode, SessionStoreConfig, Unauthenticated,
+};
 
 fn parse(yaml: &str) -> Result<OidcConfig, String> {
     serde_yaml::from_str(yaml).map_err(|e| e.to_string())
@@ -51,6 +53,7 @@ fn minimal_config_has_the_documented_defaults() {
     assert_eq!(c.state_ttl.get(), Duration::from_secs(60));
     assert_eq!(c.unauthenticated, Unauthenticated::Auto);
     assert!(c.allow.is_none());
+    assert_eq!(c.email_verified, EmailVerified::Required);
     assert_eq!(c.subject_claim, "sub");
     assert_eq!(c.recheck.interval.get(), Duration::from_secs(300));
     assert_eq!(c.recheck.method, RecheckMethod::Refresh);
@@ -112,6 +115,57 @@ mint_keys: {{ttl: 12h}}
             .session_store,
         SessionStoreConfig::Memory
     );
+}
+
+#[test]
+fn email_verified_is_required_unless_opted_out() {
+    let c = parse(&format!("{BASE}email_verified: when_present")).unwrap();
+    assert_eq!(c.email_verified, EmailVerified::WhenPresent);
+    let c = parse(&format!("{BASE}email_verified: required")).unwrap();
+    assert_eq!(c.email_verified, EmailVerified::Required);
+    for bad in ["false", "never", "ignore"] {
+        assert!(
+            parse(&format!("{BASE}email_verified: {bad}")).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+/// The session binding: the same for sections that differ only in what does not decide who a
+/// session is and where it counts (grants, list order, case of domains), different otherwise.
+#[test]
+fn session_bindings_separate_route_sets() {
+    let binding = |extra: &str| parse(&format!("{BASE}{extra}")).unwrap().session_binding();
+    let base = binding("");
+    assert_eq!(
+        base,
+        binding("grants: [{bucket: b, prefix: x/, operations: [read]}]")
+    );
+    assert_eq!(base, binding("login_path: /in\nrecheck: {interval: 0s}"));
+    assert_eq!(
+        binding("allow: {email_domains: [a.example, B.example], groups: [x, y]}"),
+        binding("allow: {email_domains: [b.example, a.example], groups: [y, x]}")
+    );
+    for other in [
+        "allow: {groups: [admins]}",
+        "allow: {email_domains: [example.com]}",
+        "allow: {groups: [admins], groups_claim: roles}",
+        "cookie: {name: other}",
+        "subject_claim: email",
+        "email_verified: when_present",
+    ] {
+        assert_ne!(base, binding(other), "{other}");
+    }
+    let other_client = parse(&BASE.replace("client_id: bucketgate", "client_id: another"))
+        .unwrap()
+        .session_binding();
+    assert_ne!(base, other_client);
+    assert_ne!(
+        binding("allow: {groups: [admins]}"),
+        binding("allow: {groups: [staff]}")
+    );
+    let c = parse(BASE).unwrap();
+    assert_eq!(c.sign_in_host().as_deref(), Some("files.example.com"));
 }
 
 #[test]

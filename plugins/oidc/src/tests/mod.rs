@@ -3,8 +3,9 @@
 
 mod callback;
 mod config;
-mod endpoints;
 mod login;
+mod logout;
+mod mint;
 mod redis;
 mod session;
 pub(crate) mod support;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bucketgate_plugin::{Plugin, Verdict};
 
 use super::support::*;
-use crate::records::{self, Records};
+use crate::records::{self, LoginState, Records};
 use crate::store::{RedisStore, SessionStore, StoreError};
 use crate::{Context, OidcPlugin};
 
@@ -147,8 +147,9 @@ async fn redis_down_is_an_error_not_a_panic() {
         Verdict::Reject(r) => assert_eq!(r.status, 503),
         other => panic!("{other:?}"),
     }
+    // Starting a login needs no store (the state is in the browser's cookie).
     let r = s.respond(&get("/_bucketgate/oidc/login")).await.unwrap();
-    assert_eq!(r.status, 503);
+    assert_eq!(r.status, 302);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,23 +171,21 @@ async fn two_instances_share_sessions_and_records_are_sealed_at_rest() {
         .unwrap()
     };
     let (a, b) = (instance(), instance());
-    // A login started on one instance is finished on the other: the state is shared.
+    // A login started on one instance is finished on the other: the state travels in the
+    // browser's cookie, which every instance with the same key opens.
     let r = a
         .respond(&get("/_bucketgate/oidc/login?rd=%2Fdoc"))
         .await
         .unwrap();
     assert_eq!(r.status, 302);
-    let state = url_param(header(&r.headers, "location").unwrap(), "state").unwrap();
-    let binding = cookie_value(&r.headers, "bucketgate_session_login").unwrap();
+    let login = login_of(&r.headers);
     let shared = Records::new(
         Arc::new(RedisStore::new(&server.url, "bg:").unwrap()),
         &KEY,
-        &records::scope(&idp.issuer, CLIENT_ID),
+        &config(&idp.issuer, &yaml).session_binding(),
     );
-    let rec: records::StateRecord = shared
-        .get(&records::state_key(&state))
-        .await
-        .unwrap()
+    let rec: LoginState = shared
+        .open_cookie("bucketgate_session_login", &login.cookie)
         .unwrap();
     let token = idp.id_token(serde_json::json!({"nonce": rec.nonce}));
     idp.set(
@@ -195,11 +194,7 @@ async fn two_instances_share_sessions_and_records_are_sealed_at_rest() {
         idp.token_answer(&token, Some("refresh-secret")),
     );
     let r = b
-        .respond(&request(
-            "GET",
-            &format!("{CALLBACK}?code=c&state={state}"),
-            &[("cookie", &format!("bucketgate_session_login={binding}"))],
-        ))
+        .respond(&callback_request(&login, "code=c", None))
         .await
         .unwrap();
     assert_eq!(r.status, 302, "{}", body(&r));
@@ -237,12 +232,154 @@ async fn two_instances_share_sessions_and_records_are_sealed_at_rest() {
         other.authenticate(&with_session("/doc", &id, "application/json")).await,
         Verdict::SignIn(r) if r.status == 401
     ));
-    // Logout on one instance ends it on both.
-    b.respond(&with_session("/_bucketgate/oidc/logout", &id, "text/html"))
+    // Logout on one instance (its page, then the POST) ends it on both.
+    let page = b
+        .respond(&with_session("/_bucketgate/oidc/logout", &id, "text/html"))
         .await
         .unwrap();
+    let r = b
+        .respond(&post_with_session(
+            &form_action(body(&page)),
+            &id,
+            &form_post_headers(SITE),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 303, "{}", body(&r));
     assert!(matches!(
         a.authenticate(&with_session("/doc", &id, "application/json")).await,
         Verdict::SignIn(r) if r.status == 401
     ));
+}
+
+fn redis_plugin(url: &str, issuer: &str, extra: &str) -> OidcPlugin {
+    OidcPlugin::new(
+        &config(
+            issuer,
+            &format!("session_store: {{redis: {{url: \"{url}\", prefix: \"bg:\"}}}}\n{extra}"),
+        ),
+        Context {
+            session_key: zeroize::Zeroizing::new(KEY),
+            minter: None,
+        },
+    )
+    .unwrap()
+}
+
+/// A full sign-in on `p` (login, provider, callback): the session cookie's value.
+async fn sign_in(p: &OidcPlugin, idp: &Idp, claims: serde_json::Value, binding: &str) -> String {
+    let r = p
+        .respond(&get("/_bucketgate/oidc/login?rd=%2Fdoc"))
+        .await
+        .unwrap();
+    let login = login_of(&r.headers);
+    let records = Records::new(Arc::new(crate::MemoryStore::default()), &KEY, binding);
+    let rec: LoginState = records
+        .open_cookie("bucketgate_session_login", &login.cookie)
+        .unwrap();
+    let mut claims = claims;
+    claims["nonce"] = serde_json::json!(rec.nonce);
+    idp.answer_tokens(claims, None);
+    let r = p
+        .respond(&callback_request(&login, "code=c", None))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 302, "{}", body(&r));
+    cookie_value(&r.headers, "bucketgate_session").unwrap()
+}
+
+fn count_keys(url: &str) -> usize {
+    let keys: Vec<String> = redis::cmd("KEYS").arg("bg:*").query(&mut raw(url)).unwrap();
+    keys.len()
+}
+
+/// Issue 17, item 5, with Redis (which had no cap at all): thousands of anonymous logins write
+/// no key; a session made before still works and a new sign-in completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_anonymous_logins_writes_nothing_to_redis() {
+    let Some(server) = redis_server() else { return };
+    let idp = Idp::start(true);
+    let extra = "recheck: {interval: 0s}";
+    let p = redis_plugin(&server.url, &idp.issuer, extra);
+    let binding = config(
+        &idp.issuer,
+        &format!(
+            "session_store: {{redis: {{url: \"{}\", prefix: \"bg:\"}}}}\n{extra}",
+            server.url
+        ),
+    )
+    .session_binding();
+    let before = sign_in(&p, &idp, serde_json::json!({}), &binding).await;
+    assert_eq!(count_keys(&server.url), 1);
+    for i in 0..3000 {
+        let v = p.authenticate(&get(&format!("/doc/{i}"))).await;
+        assert_eq!(rejection(v).status, 302);
+    }
+    assert_eq!(count_keys(&server.url), 1, "no key for an anonymous login");
+    assert!(matches!(
+        p.authenticate(&with_session("/doc", &before, "text/html"))
+            .await,
+        Verdict::Authenticated(_)
+    ));
+    let after = sign_in(&p, &idp, serde_json::json!({"sub": "carol"}), &binding).await;
+    assert!(matches!(
+        p.authenticate(&with_session("/doc", &after, "text/html")).await,
+        Verdict::Authenticated(who) if who.subject == "carol"
+    ));
+    assert_eq!(count_keys(&server.url), 2);
+}
+
+/// Issue 17, item 2, with Redis: two routes on one provider client and one Redis prefix, with
+/// their own cookie names and `allow` rules. A session id copied into the other cookie is no
+/// session there (the old code accepted it, as both were bound to issuer and client only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_id_copied_into_another_cookie_name_is_refused() {
+    let Some(server) = redis_server() else { return };
+    let idp = Idp::start(true);
+    let home_extra = "recheck: {interval: 0s}\ncookie: {name: home_session}";
+    let admin_extra =
+        "recheck: {interval: 0s}\ncookie: {name: admin_session}\nallow: {groups: [admins]}";
+    let home = redis_plugin(&server.url, &idp.issuer, home_extra);
+    let admin = redis_plugin(&server.url, &idp.issuer, admin_extra);
+    // bob signs in on /home (the login cookie is home_session_login).
+    let r = home
+        .respond(&get("/_bucketgate/oidc/login?rd=%2Fhome"))
+        .await
+        .unwrap();
+    let location = header(&r.headers, "location").unwrap().to_string();
+    let state = url_param(&location, "state").unwrap();
+    let nonce = url_param(&location, "nonce").unwrap();
+    let cookie = cookie_value(&r.headers, "home_session_login").unwrap();
+    idp.answer_tokens(
+        serde_json::json!({"sub": "bob", "groups": ["staff"], "nonce": nonce}),
+        None,
+    );
+    let r = home
+        .respond(&request(
+            "GET",
+            &format!("{CALLBACK}?code=c&state={state}"),
+            &[("cookie", &format!("home_session_login={cookie}"))],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 302, "{}", body(&r));
+    let id = cookie_value(&r.headers, "home_session").unwrap();
+    let on = |name: &str| {
+        request(
+            "GET",
+            "/x",
+            &[
+                ("accept", "application/json"),
+                ("cookie", &format!("{name}={id}")),
+            ],
+        )
+    };
+    assert!(matches!(
+        home.authenticate(&on("home_session")).await,
+        Verdict::Authenticated(_)
+    ));
+    match admin.authenticate(&on("admin_session")).await {
+        Verdict::SignIn(r) => assert_eq!(r.status, 401),
+        other => panic!("bob's /home session worked on /admin: {other:?}"),
+    }
 }

@@ -1,11 +1,14 @@
 //! Requests with and without a session: browsers and the rest, other plugins' credentials,
 //! tampered or expired cookies, and the periodic re-check (refresh, userinfo, provider down).
 
-use bucketgate_plugin::{Plugin, Verdict};
+use std::sync::Arc;
+
+use bucketgate_plugin::{Grant, Operation, Plugin, Verdict};
 use serde_json::json;
 
 use super::support::*;
-use crate::records::{self, Mode};
+use crate::records;
+use crate::store::MemoryStore;
 
 #[tokio::test]
 async fn browsers_without_a_session_go_to_the_login_returning_to_their_page() {
@@ -16,11 +19,161 @@ async fn browsers_without_a_session_go_to_the_login_returning_to_their_page() {
     assert!(location.starts_with(&format!("{}/auth?", idp.issuer)));
     assert_eq!(header(&r.headers, "cache-control"), Some("no-store"));
     assert!(header(&r.headers, "content-type").is_none());
-    let state = url_param(location, "state").unwrap();
-    let rec = s.state(&state).await.unwrap();
+    let rec = s.state(&login_of(&r.headers));
     assert_eq!(rec.return_url, "/data/report.pdf?v=2");
-    assert_eq!(rec.mode, Mode::Session);
-    assert!(cookie_value(&r.headers, "bucketgate_session_login").is_some());
+}
+
+/// Issue 17, item 2: routes `/admin` (`allow: {groups: [admins]}`) and `/home` (no allow) on
+/// the same provider client and cookie. The old code bound sessions to the issuer and client
+/// only, and checked `allow` at sign-in only, so a `/home` session got `/admin`'s grants.
+#[tokio::test]
+async fn a_session_of_one_route_set_is_not_a_session_of_a_stricter_one() {
+    let idp = Idp::start(true);
+    let store = Arc::new(MemoryStore::default());
+    let recheck = "recheck: {interval: 0s}\n";
+    let home = setup_on(&idp.issuer, recheck, store.clone());
+    let admin = setup_on(
+        &idp.issuer,
+        &format!(
+            "{recheck}allow: {{groups: [admins]}}\ngrants: [{{bucket: admin, prefix: \"\", operations: [read, write]}}]"
+        ),
+        store.clone(),
+    );
+    // bob signs in on /home; he is not in admins.
+    let bob = home
+        .insert_session(|r| {
+            r.subject = "bob".into();
+            r.claims.insert("sub".into(), json!("bob"));
+            r.claims.insert("groups".into(), json!(["staff"]));
+        })
+        .await;
+    assert!(home.browser_signed_in(&bob).await);
+    // On /admin, his cookie is no session: an API client gets 401, a browser the login (which
+    // the provider answers for bob, and the callback refuses him by /admin's allow).
+    assert_eq!(admin.api_refusal(&bob).await, 401);
+    let r = rejection(
+        admin
+            .auth(&with_session("/admin/x", &bob, "text/html"))
+            .await,
+    );
+    assert_eq!(r.status, 302);
+    // Even a record that opens on /admin is held against /admin's allow on every request: an
+    // admin session whose claims lost the group (the rules changed, a refresh) is refused
+    // with 403, and that is not a failed attempt.
+    let demoted = admin
+        .insert_session(|r| {
+            r.claims.insert("groups".into(), json!(["staff"]));
+        })
+        .await;
+    let v = admin
+        .auth(&with_session("/admin/x", &demoted, "text/html"))
+        .await;
+    assert!(matches!(&v, Verdict::SignIn(r) if r.status == 403), "{v:?}");
+    // A real admin gets in, with /admin's grants; the same person on /home gets /home's.
+    let carol = admin
+        .insert_session(|r| {
+            r.claims.insert("groups".into(), json!(["admins"]));
+        })
+        .await;
+    match admin
+        .auth(&with_session("/admin/x", &carol, "text/html"))
+        .await
+    {
+        Verdict::Authenticated(who) => assert_eq!(
+            who.grants,
+            vec![Grant::new(
+                "admin",
+                "",
+                &[Operation::Read, Operation::Write]
+            )]
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(home.api_refusal(&carol).await, 401, "bound to /admin's set");
+}
+
+/// Routes that agree on provider, client, cookie and rules share sessions; each one's grants
+/// come from its own templates, on every request.
+#[tokio::test]
+async fn routes_of_one_set_share_sessions_with_their_own_grants() {
+    let idp = Idp::start(true);
+    let store = Arc::new(MemoryStore::default());
+    let a = setup_on(&idp.issuer, "recheck: {interval: 0s}", store.clone());
+    let b = setup_on(
+        &idp.issuer,
+        "recheck: {interval: 0s}\ngrants: [{bucket: other, prefix: \"{sub}/\", operations: [read]}]",
+        store,
+    );
+    let id = a.insert_session(|_| {}).await;
+    match b.auth(&with_session("/b/x", &id, "text/html")).await {
+        Verdict::Authenticated(who) => {
+            assert_eq!(
+                who.grants,
+                vec![Grant::new("other", "alice/", &[Operation::Read])]
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A session id copied into another route's cookie name is no session there.
+#[tokio::test]
+async fn a_session_id_under_another_cookie_name_is_no_session() {
+    let idp = Idp::start(true);
+    let store = Arc::new(MemoryStore::default());
+    let home = setup_on(&idp.issuer, "recheck: {interval: 0s}", store.clone());
+    let admin = setup_on(
+        &idp.issuer,
+        "recheck: {interval: 0s}\ncookie: {name: admin_session}",
+        store,
+    );
+    let id = home.insert_session(|_| {}).await;
+    assert!(home.browser_signed_in(&id).await);
+    let copied = request(
+        "GET",
+        "/admin/x",
+        &[
+            ("accept", "application/json"),
+            ("cookie", &format!("admin_session={id}")),
+        ],
+    );
+    assert_eq!(rejection(admin.auth(&copied).await).status, 401);
+}
+
+/// An unverified email fills no `{email}` grant (issue 17, item 6), unless the provider opts
+/// out for a missing claim.
+#[tokio::test]
+async fn unverified_emails_fill_no_grants() {
+    let (idp, s) = with_idp(
+        "recheck: {interval: 0s}\ngrants: [{bucket: data, prefix: \"{email}/\", operations: [read]}]",
+    );
+    let opted = setup(
+        &idp.issuer,
+        "recheck: {interval: 0s}\nemail_verified: when_present\ngrants: [{bucket: data, prefix: \"{email}/\", operations: [read]}]",
+    );
+    let want = vec![Grant::new("data", "alice@example.com/", &[Operation::Read])];
+    for (plugin, verified, expect) in [
+        (&s, Some(json!(true)), want.clone()),
+        (&s, None, vec![]),
+        (&s, Some(json!(false)), vec![]),
+        (&opted, None, want.clone()),
+        (&opted, Some(json!(false)), vec![]),
+    ] {
+        let id = plugin
+            .insert_session(|r| match &verified {
+                Some(v) => {
+                    r.claims.insert("email_verified".into(), v.clone());
+                }
+                None => {
+                    r.claims.remove("email_verified");
+                }
+            })
+            .await;
+        match plugin.auth(&with_session("/x", &id, "text/html")).await {
+            Verdict::Authenticated(who) => assert_eq!(who.grants, expect, "{verified:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[tokio::test]

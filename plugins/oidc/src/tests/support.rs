@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use bucketgate_plugin::{Grant, LocalResponse, Plugin, Rejection, RequestView, Verdict};
 use serde_json::{json, Value};
 
-use crate::records::{self, Records, SessionRecord, StateRecord};
+use crate::records::{self, LoginState, Records, SessionRecord};
 use crate::store::MemoryStore;
 use crate::{Context, KeyMinter, MintedKey, OidcConfig, OidcPlugin};
 
@@ -215,14 +215,20 @@ pub struct Setup {
     pub minter: Arc<RecordingMinter>,
 }
 
+/// The test section: this provider, [`CLIENT_ID`], the callback on [`SITE`], read and list on
+/// `data/users/{sub}/` (unless `extra` has its own `grants`), and `extra`.
 pub fn config(issuer: &str, extra: &str) -> OidcConfig {
+    let grants = if extra.lines().any(|l| l.starts_with("grants:")) {
+        ""
+    } else {
+        "grants: [{bucket: data, prefix: \"users/{sub}/\", operations: [read, list]}]\n"
+    };
     let yaml = format!(
         "issuer: {issuer}
 client_id: {CLIENT_ID}
 client_secret: s3cret
 redirect_url: {SITE}{CALLBACK}
-grants: [{{bucket: data, prefix: \"users/{{sub}}/\", operations: [read, list]}}]
-{extra}"
+{grants}{extra}"
     );
     serde_yaml::from_str(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
 }
@@ -235,10 +241,15 @@ pub fn with_idp(extra: &str) -> (Idp, Setup) {
 }
 
 pub fn setup(issuer: &str, extra: &str) -> Setup {
-    let store = Arc::new(MemoryStore::default());
+    setup_on(issuer, extra, Arc::new(MemoryStore::default()))
+}
+
+/// [`setup`] over a given store (several plugins sharing one, as routes of one provider do).
+pub fn setup_on(issuer: &str, extra: &str, store: Arc<MemoryStore>) -> Setup {
     let minter = Arc::new(RecordingMinter::default());
+    let cfg = config(issuer, extra);
     let plugin = OidcPlugin::with_store(
-        &config(issuer, extra),
+        &cfg,
         Context {
             session_key: zeroize::Zeroizing::new(KEY),
             minter: Some(minter.clone()),
@@ -248,11 +259,7 @@ pub fn setup(issuer: &str, extra: &str) -> Setup {
     .unwrap();
     Setup {
         plugin,
-        records: Records::new(
-            store.clone(),
-            &KEY,
-            &crate::records::scope(issuer, CLIENT_ID),
-        ),
+        records: Records::new(store.clone(), &KEY, &cfg.session_binding()),
         store,
         minter,
     }
@@ -305,12 +312,6 @@ pub fn cookie_value(headers: &[(String, String)], name: &str) -> Option<String> 
     })
 }
 
-/// The decoded query parameter `name` of the response's `location`.
-pub fn location_param(headers: &[(String, String)], name: &str) -> String {
-    let location = header(headers, "location").expect("a location");
-    url_param(location, name).unwrap_or_else(|| panic!("no {name} in {location}"))
-}
-
 /// The decoded query parameter `name` of URL `url`.
 pub fn url_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
@@ -324,26 +325,32 @@ pub fn body(r: &LocalResponse) -> &str {
 /// A started login as the browser sees it.
 pub struct Login {
     pub state: String,
-    pub binding: String,
+    /// The value of the `bucketgate_session_login` cookie (the sealed login state).
+    pub cookie: String,
     /// Where the browser was sent.
     pub location: String,
+}
+
+/// The login a 302 to the provider started: its state and cookie.
+pub fn login_of(headers: &[(String, String)]) -> Login {
+    let location = header(headers, "location").expect("a location").to_string();
+    Login {
+        state: url_param(&location, "state").expect("a state"),
+        cookie: cookie_value(headers, "bucketgate_session_login").expect("a login cookie"),
+        location,
+    }
 }
 
 pub async fn start_login(s: &Setup, target: &str) -> Login {
     let r = s.plugin.respond(&get(target)).await.expect("answered");
     assert_eq!(r.status, 302, "{}", body(&r));
-    let location = header(&r.headers, "location").unwrap().to_string();
-    Login {
-        state: url_param(&location, "state").unwrap(),
-        binding: cookie_value(&r.headers, "bucketgate_session_login").unwrap(),
-        location,
-    }
+    login_of(&r.headers)
 }
 
-/// A callback request for `login` with `query` (before its `state`), the login's binding
-/// cookie and any extra cookie.
+/// A callback request for `login` with `query` (before its `state`), the login's cookie and
+/// any extra cookie.
 pub fn callback_request(login: &Login, query: &str, extra_cookie: Option<&str>) -> RequestView {
-    let mut cookie = format!("bucketgate_session_login={}", login.binding);
+    let mut cookie = format!("bucketgate_session_login={}", login.cookie);
     if let Some(c) = extra_cookie {
         cookie.push_str("; ");
         cookie.push_str(c);
@@ -402,8 +409,11 @@ impl Setup {
         .await
     }
 
-    pub async fn state(&self, state: &str) -> Option<StateRecord> {
-        self.records.get(&records::state_key(state)).await.unwrap()
+    /// What `login`'s cookie holds.
+    pub fn state(&self, login: &Login) -> LoginState {
+        self.records
+            .open_cookie("bucketgate_session_login", &login.cookie)
+            .expect("the login cookie opens")
     }
 
     pub async fn session(&self, id: &str) -> Option<SessionRecord> {
@@ -416,6 +426,7 @@ impl Setup {
         let mut claims = serde_json::Map::new();
         claims.insert("sub".into(), json!("alice"));
         claims.insert("email".into(), json!("alice@example.com"));
+        claims.insert("email_verified".into(), json!(true));
         let mut rec = SessionRecord {
             subject: "alice".into(),
             claims,
@@ -440,6 +451,40 @@ impl Setup {
     pub async fn auth(&self, req: &RequestView) -> Verdict {
         self.plugin.authenticate(req).await
     }
+}
+
+/// The `action` of the first form of an HTML page, entities decoded.
+pub fn form_action(html: &str) -> String {
+    let start = html.find("<form").expect("a form");
+    let rest = &html[start..];
+    let at = rest.find("action=\"").expect("an action") + "action=\"".len();
+    let end = rest[at..].find('"').expect("a closing quote");
+    rest[at..at + end]
+        .replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// The headers a browser sends when a form on `origin`'s page is submitted.
+pub fn form_post_headers(origin: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("accept", "text/html".into()),
+        ("origin", origin.into()),
+        ("sec-fetch-site", "same-origin".into()),
+        ("sec-fetch-mode", "navigate".into()),
+        ("sec-fetch-dest", "document".into()),
+        ("content-type", "application/x-www-form-urlencoded".into()),
+    ]
+}
+
+/// A POST to `target` with session cookie `id` and `headers`.
+pub fn post_with_session(target: &str, id: &str, headers: &[(&str, String)]) -> RequestView {
+    let cookie = format!("bucketgate_session={id}");
+    let mut all: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.push(("cookie", &cookie));
+    request("POST", target, &all)
 }
 
 /// A request carrying session cookie `id`.

@@ -1,20 +1,27 @@
-//! Rewrites an upstream S3 listing body so that a client sees only its own view of a bucket.
+//! Rewrites an upstream S3 listing body into the page a client sees.
 //!
 //! A client bucket alias maps to an upstream bucket plus a key prefix, and the client may only
-//! see some keys under it. The upstream answers ListObjects (V1 and V2), ListMultipartUploads
-//! and ListParts in terms of the upstream bucket and full keys; this module drops the entries
-//! the client may not see, strips the alias's key prefix from every key-like field, puts the
-//! client's bucket name in, and recomputes `KeyCount`. Everything else in the body (owners,
-//! ETags, sizes, dates, tokens, namespaces, the XML declaration) passes through byte for byte.
+//! see some keys under it. The upstream answers ListObjects (V1 and V2) and
+//! ListMultipartUploads in terms of the upstream bucket and full keys. [`rewrite_listing`]:
+//! - drops the entries the client may not see and strips the alias's key prefix from the rest;
+//! - puts the client's bucket name in;
+//! - drops every pagination and echo field of the upstream (`Prefix`, `Marker`, `IsTruncated`,
+//!   `NextContinuationToken`, `KeyCount`...) and writes the caller's [`PageFields`] instead,
+//!   right after the bucket name: the client's own parameters echoed, and bucketgate's own
+//!   `IsTruncated` and sealed `Next*` tokens, decided from what the upstream page said
+//!   ([`UpstreamPage`]);
+//! - keeps everything else (owners, ETags, sizes, dates, unknown fields) as it came.
+//!
+//! [`rewrite_parts`] does the little ListParts needs: the bucket name and the key.
 
 use std::error::Error;
 use std::fmt;
 
 use percent_encoding::{percent_decode, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use quick_xml::events::Event;
+use quick_xml::events::{BytesEnd, BytesStart, Event};
 
 use super::document::{element_text, only_child, Action, Doc, Element, Item};
-use super::text::{escape_text, local_is, name_of};
+use super::text::{local_is, name_of};
 
 /// What one client is allowed to see of an upstream listing.
 pub struct ListingView<'a> {
@@ -28,11 +35,52 @@ pub struct ListingView<'a> {
     pub visible_key: &'a dyn Fn(&str) -> bool,
     /// Whether a common prefix may be shown; called with the FULL upstream common prefix.
     pub visible_prefix: &'a dyn Fn(&str) -> bool,
-    /// Seals a pagination marker (`Marker`, `NextMarker`, `KeyMarker`, `NextKeyMarker`: the
-    /// full upstream key, URL-decoded; `ContinuationToken`, `NextContinuationToken`,
-    /// `UploadIdMarker`, `NextUploadIdMarker`: as the upstream wrote them). Its output must
-    /// need no XML escaping beyond what the writer does.
-    pub seal_marker: &'a dyn Fn(&str) -> String,
+}
+
+/// What an upstream listing page says about itself. Keys are full and decoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamPage {
+    /// `IsTruncated`.
+    pub truncated: bool,
+    /// Entries (`Contents`, `Upload`, `CommonPrefixes`), visible or not.
+    pub entries: usize,
+    pub next_marker: Option<String>,
+    pub next_continuation_token: Option<String>,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+    /// The greatest entry key or common prefix of the page.
+    pub last_entry: Option<String>,
+}
+
+/// A field bucketgate writes on the client's page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Field {
+    /// The element's local name (`Marker`); written with the root's namespace prefix.
+    pub name: &'static str,
+    pub value: FieldValue,
+}
+
+/// The text of a [`Field`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    /// A key-like text (a prefix, delimiter or marker): URL-encoded when the page is.
+    Key(String),
+    /// Written as it is (numbers, booleans, sealed tokens).
+    Plain(String),
+    /// The number of entries shown (`KeyCount`).
+    KeyCount,
+}
+
+/// What the client's page says besides the upstream's entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageFields {
+    /// Written after the bucket name, in this order.
+    pub fields: Vec<Field>,
+    /// Whether the upstream's entries are shown (those the view allows); `false` for a page
+    /// that only asked whether a range holds anything.
+    pub entries: bool,
+    /// A common prefix to show after the entries: the FULL upstream prefix.
+    pub common_prefix: Option<String>,
 }
 
 /// Why a listing body could not be rewritten. The proxy must not pass such a body through.
@@ -68,32 +116,184 @@ const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
-/// Top-level fields whose text starts with the upstream key prefix, stripped when it does.
-const PREFIXED_FIELDS: [&str; 3] = ["Key", "Prefix", "StartAfter"];
-
-/// Pagination markers that are keys: sealed (URL-decoded first).
-const KEY_MARKERS: [&str; 4] = ["Marker", "NextMarker", "KeyMarker", "NextKeyMarker"];
-/// Opaque pagination tokens: sealed as they are.
-const TOKEN_MARKERS: [&str; 4] = [
+/// Top-level fields of the upstream that bucketgate writes itself (from [`PageFields`]) or
+/// leaves out: echoes, counts and pagination.
+const OWN_FIELDS: [&str; 15] = [
+    "Prefix",
+    "Delimiter",
+    "MaxKeys",
+    "MaxUploads",
+    "IsTruncated",
+    "KeyCount",
+    "Marker",
+    "NextMarker",
     "ContinuationToken",
     "NextContinuationToken",
+    "StartAfter",
+    "KeyMarker",
     "UploadIdMarker",
+    "NextKeyMarker",
     "NextUploadIdMarker",
 ];
 
-/// Rewrites an upstream listing `body` for `view`. See the module documentation.
+/// Rewrites an upstream ListObjects (V1, V2) or ListMultipartUploads `body` for `view`;
+/// `decide` turns what the upstream page said into the fields of the client's page. Returns
+/// the client's body and how many entries it shows (keys, uploads and common prefixes).
 ///
 /// Entries (`Contents`, `Upload`, `CommonPrefixes`) are dropped when their key or prefix is
 /// missing, does not start with `key_prefix`, is exactly `key_prefix` (it would be empty for
 /// the client), cannot be decoded, or is not visible.
-pub fn rewrite_listing(body: &[u8], view: &ListingView) -> Result<Vec<u8>, ListingError> {
-    let doc = Doc::parse(body).map_err(ListingError::Malformed)?;
+pub fn rewrite_listing(
+    body: &[u8],
+    view: &ListingView,
+    decide: &dyn Fn(&UpstreamPage) -> PageFields,
+) -> Result<(Vec<u8>, usize), ListingError> {
+    let mut doc = Doc::parse(body).map_err(ListingError::Malformed)?;
     let bucket_field = match doc.root.local_name().as_ref() {
         b"ListBucketResult" => "Name",
-        b"ListMultipartUploadsResult" | b"ListPartsResult" => "Bucket",
+        b"ListMultipartUploadsResult" => "Bucket",
         _ => return Err(ListingError::UnexpectedRoot(name_of(&doc.root))),
     };
+    if doc.items.is_empty() {
+        // `<ListBucketResult/>`: no S3 server answers so, and there is no room for fields.
+        return Err(ListingError::Malformed("an empty listing".into()));
+    }
+    let keys = KeyCodec {
+        prefix: view.key_prefix,
+        url: url_encoded(&doc)?,
+    };
+    let mut up = UpstreamPage::default();
+    let mut actions = Vec::with_capacity(doc.items.len() + 16);
+    // Where bucketgate's fields go: after the bucket name, or first.
+    let mut fields_at = 0;
+    for (index, item) in doc.items.iter().enumerate() {
+        let Item::Element(Element { start, events }) = item else {
+            actions.push(Action::Keep);
+            continue;
+        };
+        let text = || element_text(events).map_err(ListingError::Malformed);
+        let action = if local_is(start, "Contents") || local_is(start, "Upload") {
+            up.entries += 1;
+            keys.note_last(events, "Key", &mut up.last_entry)?;
+            keys.entry(events, "Key", view.visible_key)?
+        } else if local_is(start, "CommonPrefixes") {
+            up.entries += 1;
+            keys.note_last(events, "Prefix", &mut up.last_entry)?;
+            keys.entry(events, "Prefix", view.visible_prefix)?
+        } else if local_is(start, bucket_field) {
+            fields_at = index + 1;
+            Action::Text(view.client_bucket.to_owned())
+        } else if OWN_FIELDS.iter().any(|f| local_is(start, f)) {
+            let value = Some(text()?).filter(|t| !t.is_empty());
+            if local_is(start, "IsTruncated") {
+                up.truncated = value.is_some_and(|t| t.trim().eq_ignore_ascii_case("true"));
+            } else if local_is(start, "NextMarker") {
+                up.next_marker = value.and_then(|t| keys.decode(&t));
+            } else if local_is(start, "NextKeyMarker") {
+                up.next_key_marker = value.and_then(|t| keys.decode(&t));
+            } else if local_is(start, "NextContinuationToken") {
+                up.next_continuation_token = value;
+            } else if local_is(start, "NextUploadIdMarker") {
+                up.next_upload_id_marker = value;
+            }
+            Action::Drop
+        } else {
+            Action::Keep
+        };
+        actions.push(action);
+    }
+    let page = decide(&up);
+    let is_entry = |a: &Action| matches!(a, Action::KeptEntry | Action::EntryKey { .. });
+    if !page.entries {
+        for action in actions.iter_mut().filter(|a| is_entry(a)) {
+            *action = Action::Drop;
+        }
+    }
+    let common_prefix = page
+        .common_prefix
+        .as_deref()
+        .and_then(|p| p.strip_prefix(view.key_prefix))
+        .filter(|p| !p.is_empty())
+        .map(|p| keys.encode(p));
+    let shown =
+        actions.iter().filter(|a| is_entry(a)).count() + usize::from(common_prefix.is_some());
+    let ns = namespace_prefix(&doc.root);
+    if let Some(prefix) = common_prefix {
+        let (group, name) = (format!("{ns}CommonPrefixes"), format!("{ns}Prefix"));
+        let events = vec![
+            Event::Start(BytesStart::new(group.clone())),
+            Event::Start(BytesStart::new(name.clone())),
+            Event::End(BytesEnd::new(name)),
+            Event::End(BytesEnd::new(group.clone())),
+        ];
+        doc.items.push(Item::Element(Element {
+            start: BytesStart::new(group),
+            events,
+        }));
+        actions.push(Action::EntryKey {
+            start: 1,
+            end: 2,
+            text: prefix,
+        });
+    }
+    for (offset, field) in page.fields.iter().enumerate() {
+        let name = format!("{ns}{}", field.name);
+        let events = vec![
+            Event::Start(BytesStart::new(name.clone())),
+            Event::End(BytesEnd::new(name.clone())),
+        ];
+        doc.items.insert(
+            fields_at + offset,
+            Item::Element(Element {
+                start: BytesStart::new(name),
+                events,
+            }),
+        );
+        let action = match &field.value {
+            FieldValue::Key(k) => Action::Text(keys.encode(k)),
+            FieldValue::Plain(p) => Action::Text(p.clone()),
+            FieldValue::KeyCount => Action::KeyCount,
+        };
+        actions.insert(fields_at + offset, action);
+    }
+    let body = doc
+        .write(&actions, shown)
+        .map_err(ListingError::Malformed)?;
+    Ok((body, shown))
+}
 
+/// Rewrites an upstream ListParts `body`: the client's bucket name, and the key without the
+/// alias's `key_prefix`. Everything else is kept as it came.
+pub fn rewrite_parts(
+    body: &[u8],
+    client_bucket: &str,
+    key_prefix: &str,
+) -> Result<Vec<u8>, ListingError> {
+    let doc = Doc::parse(body).map_err(ListingError::Malformed)?;
+    if doc.root.local_name().as_ref() != b"ListPartsResult" {
+        return Err(ListingError::UnexpectedRoot(name_of(&doc.root)));
+    }
+    let keys = KeyCodec {
+        prefix: key_prefix,
+        url: url_encoded(&doc)?,
+    };
+    let mut actions = Vec::with_capacity(doc.items.len());
+    for item in &doc.items {
+        actions.push(match item {
+            Item::Element(Element { start, .. }) if local_is(start, "Bucket") => {
+                Action::Text(client_bucket.to_owned())
+            }
+            Item::Element(Element { start, events }) if local_is(start, "Key") => {
+                keys.field(events)?
+            }
+            _ => Action::Keep,
+        });
+    }
+    doc.write(&actions, 0).map_err(ListingError::Malformed)
+}
+
+/// Whether the body says its keys are URL-encoded (`<EncodingType>url</EncodingType>`).
+fn url_encoded(doc: &Doc<'_>) -> Result<bool, ListingError> {
     let mut url = false;
     for item in &doc.items {
         if let Item::Element(el) = item {
@@ -105,90 +305,16 @@ pub fn rewrite_listing(body: &[u8], view: &ListingView) -> Result<Vec<u8>, Listi
             }
         }
     }
-    let keys = KeyCodec {
-        prefix: view.key_prefix,
-        url,
-    };
-
-    let mut actions = Vec::with_capacity(doc.items.len());
-    let mut kept_entries = 0usize;
-    // For a truncated ListObjects (V1) page without NextMarker: the last upstream entry,
-    // visible or not, where the next page must start.
-    let mut last_entry: Option<String> = None;
-    let mut truncated = false;
-    let mut has_next_marker = false;
-    let mut is_v1 = false;
-    for item in &doc.items {
-        let action = match item {
-            Item::Node(_) => Action::Keep,
-            Item::Element(Element { start, events }) => {
-                let action = if local_is(start, "Contents") || local_is(start, "Upload") {
-                    keys.note_last(events, "Key", &mut last_entry)?;
-                    keys.entry(events, "Key", view.visible_key)?
-                } else if local_is(start, "CommonPrefixes") {
-                    keys.note_last(events, "Prefix", &mut last_entry)?;
-                    keys.entry(events, "Prefix", view.visible_prefix)?
-                } else if KEY_MARKERS.iter().any(|f| local_is(start, f)) {
-                    is_v1 |= local_is(start, "Marker");
-                    has_next_marker |= local_is(start, "NextMarker");
-                    let text = element_text(events).map_err(ListingError::Malformed)?;
-                    match keys.decode(&text) {
-                        Some(full) if !full.is_empty() => Action::Text((view.seal_marker)(&full)),
-                        _ => Action::Keep,
-                    }
-                } else if TOKEN_MARKERS.iter().any(|f| local_is(start, f)) {
-                    let text = element_text(events).map_err(ListingError::Malformed)?;
-                    if text.is_empty() {
-                        Action::Keep
-                    } else {
-                        Action::Text((view.seal_marker)(&text))
-                    }
-                } else if local_is(start, "IsTruncated") {
-                    truncated = element_text(events)
-                        .map_err(ListingError::Malformed)?
-                        .trim()
-                        .eq_ignore_ascii_case("true");
-                    Action::Keep
-                } else if local_is(start, bucket_field) {
-                    Action::Text(view.client_bucket.to_owned())
-                } else if local_is(start, "KeyCount") {
-                    Action::KeyCount
-                } else if PREFIXED_FIELDS.iter().any(|f| local_is(start, f)) {
-                    keys.field(events)?
-                } else {
-                    Action::Keep
-                };
-                if matches!(action, Action::EntryKey { .. } | Action::KeptEntry) {
-                    kept_entries += 1;
-                }
-                action
-            }
-        };
-        actions.push(action);
-    }
-
-    let mut out = doc
-        .write(&actions, kept_entries)
-        .map_err(ListingError::Malformed)?;
-    if bucket_field == "Name" && is_v1 && truncated && !has_next_marker {
-        if let Some(last) = last_entry {
-            add_next_marker(&mut out, &(view.seal_marker)(&last))?;
-        }
-    }
-    Ok(out)
+    Ok(url)
 }
 
-/// Inserts `<NextMarker>` before the root's end tag: clients page a truncated V1 listing from
-/// `NextMarker` when it is there, and from the last key they see otherwise, which after
-/// filtering could be a key the upstream already passed (they would loop).
-fn add_next_marker(out: &mut Vec<u8>, sealed: &str) -> Result<(), ListingError> {
-    let end = out
-        .windows(b"</".len())
-        .rposition(|w| w == b"</")
-        .ok_or_else(|| ListingError::Malformed("no end tag".into()))?;
-    let element = format!("<NextMarker>{}</NextMarker>", escape_text(sealed));
-    out.splice(end..end, element.bytes());
-    Ok(())
+/// `s3:` when the root is written `<s3:ListBucketResult>`, so added elements share its
+/// namespace; empty otherwise.
+fn namespace_prefix(root: &BytesStart<'_>) -> String {
+    match root.name().prefix() {
+        Some(p) => format!("{}:", String::from_utf8_lossy(p.as_ref())),
+        None => String::new(),
+    }
 }
 
 /// Maps key text between the upstream body and the client body.
@@ -211,7 +337,7 @@ impl KeyCodec<'_> {
             .map(|s| s.into_owned())
     }
 
-    /// The client's text for a key the prefix was stripped from.
+    /// The client's text for a key (the prefix already stripped).
     fn encode(&self, stripped: &str) -> String {
         if self.url {
             utf8_percent_encode(stripped, URL_ENCODE).to_string()
@@ -271,7 +397,7 @@ impl KeyCodec<'_> {
         Ok(())
     }
 
-    /// Decides a top-level key-like field: stripped if it starts with the prefix, else kept.
+    /// Decides a top-level key field: stripped if it starts with the prefix, else kept.
     fn field(&self, events: &[Event<'_>]) -> Result<Action, ListingError> {
         if self.prefix.is_empty() {
             return Ok(Action::Keep);

@@ -103,21 +103,87 @@ const RGW_PARTS: &str = concat!(
     "</ListPartsResult>"
 );
 
-/// Runs the rewrite for client bucket `photos`.
+/// V2-like fields for tests: the client's prefix and delimiter, a count, and a fixed
+/// `IsTruncated`.
+fn v2_fields(prefix: &str, delimiter: Option<&str>) -> Vec<Field> {
+    let mut fields = vec![
+        Field {
+            name: "Prefix",
+            value: FieldValue::Key(prefix.into()),
+        },
+        Field {
+            name: "KeyCount",
+            value: FieldValue::KeyCount,
+        },
+    ];
+    if let Some(d) = delimiter {
+        fields.push(Field {
+            name: "Delimiter",
+            value: FieldValue::Key(d.into()),
+        });
+    }
+    fields
+}
+
+/// Runs the rewrite for client bucket `photos` with `fields`; returns the body and what the
+/// rewrite reported of the upstream page.
+fn run_with(
+    body: &str,
+    prefix: &str,
+    keys: &dyn Fn(&str) -> bool,
+    prefixes: &dyn Fn(&str) -> bool,
+    page: PageFields,
+) -> Result<(String, UpstreamPage), ListingError> {
+    let view = ListingView {
+        client_bucket: "photos",
+        key_prefix: prefix,
+        visible_key: keys,
+        visible_prefix: prefixes,
+    };
+    let seen = RefCell::new(None);
+    let (out, shown) = rewrite_listing(body.as_bytes(), &view, &|up| {
+        *seen.borrow_mut() = Some(up.clone());
+        page.clone()
+    })?;
+    let out = String::from_utf8(out).expect("UTF-8");
+    let listed: usize = [
+        "ListBucketResult/Contents/Key",
+        "ListBucketResult/CommonPrefixes/Prefix",
+        "ListMultipartUploadsResult/Upload/Key",
+        "ListMultipartUploadsResult/CommonPrefixes/Prefix",
+    ]
+    .iter()
+    .map(|path| texts(&out, path).len())
+    .sum();
+    assert_eq!(shown, listed, "the count of shown entries: {out}");
+    let up = seen.into_inner().expect("decide was called");
+    Ok((out, up))
+}
+
+/// Runs the rewrite showing the entries, with a `KeyCount` and no other field.
 fn run(
     body: &str,
     prefix: &str,
     keys: &dyn Fn(&str) -> bool,
     prefixes: &dyn Fn(&str) -> bool,
 ) -> Result<String, ListingError> {
-    let view = ListingView {
-        client_bucket: "photos",
-        key_prefix: prefix,
-        visible_key: keys,
-        visible_prefix: prefixes,
-        seal_marker: &|m| format!("sealed({m})"),
+    let page = PageFields {
+        fields: vec![Field {
+            name: "KeyCount",
+            value: FieldValue::KeyCount,
+        }],
+        entries: true,
+        common_prefix: None,
     };
-    rewrite_listing(body.as_bytes(), &view).map(|out| String::from_utf8(out).expect("UTF-8"))
+    run_with(body, prefix, keys, prefixes, page).map(|(out, _)| out)
+}
+
+fn shown(fields: Vec<Field>) -> PageFields {
+    PageFields {
+        fields,
+        entries: true,
+        common_prefix: None,
+    }
 }
 
 fn all(_: &str) -> bool {
@@ -170,7 +236,8 @@ fn s3s_v2_is_filtered_stripped_and_recounted() {
         k != "tenants/acme/private.txt"
     };
     let prefixes = |p: &str| p != "tenants/acme/secret/";
-    let out = run(S3S_V2, "tenants/acme/", &keys, &prefixes).unwrap();
+    let page = shown(v2_fields("", Some("/")));
+    let (out, up) = run_with(S3S_V2, "tenants/acme/", &keys, &prefixes, page).unwrap();
 
     assert_eq!(
         texts(&out, "ListBucketResult/Contents/Key"),
@@ -184,6 +251,9 @@ fn s3s_v2_is_filtered_stripped_and_recounted() {
     assert_eq!(texts(&out, "ListBucketResult/Name"), ["photos"]);
     assert_eq!(texts(&out, "ListBucketResult/Prefix"), [""]);
     assert_eq!(texts(&out, "ListBucketResult/Delimiter"), ["/"]);
+    // The upstream's own fields are gone: the page says only what it was told to.
+    assert!(texts(&out, "ListBucketResult/MaxKeys").is_empty());
+    assert!(texts(&out, "ListBucketResult/IsTruncated").is_empty());
     // The predicate saw full upstream keys.
     assert_eq!(
         *seen.borrow(),
@@ -193,10 +263,20 @@ fn s3s_v2_is_filtered_stripped_and_recounted() {
             "tenants/acme/report 2024.csv"
         ]
     );
-    // Everything else is byte for byte what came.
-    assert!(out.starts_with(
-        r#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>photos</Name>"#
-    ));
+    assert_eq!(
+        up,
+        UpstreamPage {
+            truncated: false,
+            entries: 5,
+            last_entry: Some("tenants/acme/secret/".into()),
+            ..Default::default()
+        }
+    );
+    // Everything else is byte for byte what came; the fields follow the bucket name.
+    assert!(out.starts_with(concat!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#,
+        "<Name>photos</Name><Prefix></Prefix><KeyCount>3</KeyCount><Delimiter>/</Delimiter><Contents>"
+    )));
     assert!(out.contains("<ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag><Size>0</Size>"));
     assert!(!out.contains("private"));
     assert!(!out.contains("secret"));
@@ -206,25 +286,49 @@ fn s3s_v2_is_filtered_stripped_and_recounted() {
 
 #[test]
 fn s3s_v2_everything_visible_is_only_stripped() {
-    let out = run(S3S_V2, "tenants/acme/", &all, &all).unwrap();
+    let (out, _) = run_with(
+        S3S_V2,
+        "tenants/acme/",
+        &all,
+        &all,
+        shown(v2_fields("", Some("/"))),
+    )
+    .unwrap();
     let expected = S3S_V2
         .replace("tenants/acme/", "")
-        .replace("shared-data", "photos");
+        .replace("shared-data", "photos")
+        .replace(
+            "<Name>photos</Name><Prefix></Prefix><MaxKeys>1000</MaxKeys><KeyCount>5</KeyCount><IsTruncated>false</IsTruncated>",
+            "<Name>photos</Name><Prefix></Prefix><KeyCount>5</KeyCount><Delimiter>/</Delimiter>",
+        )
+        .replace("<Delimiter>/</Delimiter></ListBucketResult>", "</ListBucketResult>");
     assert_eq!(out, expected);
 }
 
 #[test]
-fn rgw_v1_markers_are_sealed_and_owner_kept() {
-    let out = run(RGW_V1, "tenants/acme/", &all, &all).unwrap();
-    // Markers are sealed with the full upstream key: only bucketgate reads them.
-    assert_eq!(
-        texts(&out, "ListBucketResult/Marker"),
-        ["sealed(tenants/acme/a.txt)"]
-    );
-    assert_eq!(
-        texts(&out, "ListBucketResult/NextMarker"),
-        ["sealed(tenants/acme/c.txt)"]
-    );
+fn rgw_v1_markers_are_read_and_replaced_and_owner_kept() {
+    let page = shown(vec![
+        Field {
+            name: "Marker",
+            value: FieldValue::Key("a.txt".into()),
+        },
+        Field {
+            name: "IsTruncated",
+            value: FieldValue::Plain("true".into()),
+        },
+        Field {
+            name: "NextMarker",
+            value: FieldValue::Plain("bgm1.sealed".into()),
+        },
+    ]);
+    let (out, up) = run_with(RGW_V1, "tenants/acme/", &all, &all, page).unwrap();
+    assert_eq!(up.next_marker.as_deref(), Some("tenants/acme/c.txt"));
+    assert_eq!(up.last_entry.as_deref(), Some("tenants/acme/c.txt"));
+    assert!(up.truncated);
+    assert_eq!(up.entries, 2);
+    // The client's own marker is echoed; the next one is the caller's (sealed) token.
+    assert_eq!(texts(&out, "ListBucketResult/Marker"), ["a.txt"]);
+    assert_eq!(texts(&out, "ListBucketResult/NextMarker"), ["bgm1.sealed"]);
     assert_eq!(
         texts(&out, "ListBucketResult/Contents/Key"),
         ["b.txt", "c.txt"]
@@ -234,6 +338,7 @@ fn rgw_v1_markers_are_sealed_and_owner_kept() {
         ["acme$svc", "acme$svc"]
     );
     assert_eq!(texts(&out, "ListBucketResult/IsTruncated"), ["true"]);
+    assert!(!out.contains("tenants"));
     // V1 has no KeyCount and none is added.
     assert!(!out.contains("KeyCount"));
 }
@@ -246,7 +351,7 @@ fn no_namespace_pretty_printed_drops_the_white_space_of_dropped_entries() {
     let out = run(body, "p/", &|k| k == "p/x", &all).unwrap();
     assert_eq!(
         out,
-        "<?xml version=\"1.0\"?>\n<ListBucketResult>\n  <Name>photos</Name>\n  \
+        "<?xml version=\"1.0\"?>\n<ListBucketResult>\n  <Name>photos</Name>\
          <KeyCount>1</KeyCount>\n  <Contents>\n    <Key>x</Key>\n  </Contents>\n\
          </ListBucketResult>\n"
     );
@@ -264,7 +369,12 @@ fn url_encoded_keys_are_decoded_for_the_predicates_and_encoded_again() {
         seen_prefixes.borrow_mut().push(p.to_owned());
         true
     };
-    let out = run(URL_V2, "team one/", &keys, &prefixes).unwrap();
+    let mut fields = v2_fields("a b/", None);
+    fields.push(Field {
+        name: "StartAfter",
+        value: FieldValue::Key("a&b".into()),
+    });
+    let (out, up) = run_with(URL_V2, "team one/", &keys, &prefixes, shown(fields)).unwrap();
     assert_eq!(
         *seen.borrow(),
         [
@@ -282,15 +392,15 @@ fn url_encoded_keys_are_decoded_for_the_predicates_and_encoded_again() {
         texts(&out, "ListBucketResult/CommonPrefixes/Prefix"),
         ["run%20books/"]
     );
-    assert_eq!(texts(&out, "ListBucketResult/Prefix"), [""]);
+    // Key-like fields are encoded like the keys.
+    assert_eq!(texts(&out, "ListBucketResult/Prefix"), ["a%20b/"]);
     assert_eq!(texts(&out, "ListBucketResult/StartAfter"), ["a%26b"]);
     assert_eq!(texts(&out, "ListBucketResult/KeyCount"), ["3"]);
     assert_eq!(texts(&out, "ListBucketResult/EncodingType"), ["url"]);
-    // Opaque tokens are sealed as they came, even when they hold a full key.
-    assert_eq!(
-        texts(&out, "ListBucketResult/NextContinuationToken"),
-        ["sealed(team one/zzz)"]
-    );
+    // Opaque tokens are reported as they came, and never shown.
+    assert_eq!(up.next_continuation_token.as_deref(), Some("team one/zzz"));
+    assert!(texts(&out, "ListBucketResult/NextContinuationToken").is_empty());
+    assert!(!out.contains("zzz") && !out.contains("team"));
 }
 
 #[test]
@@ -304,39 +414,44 @@ fn without_encoding_type_percent_signs_are_literal() {
 }
 
 #[test]
-fn multipart_uploads_are_filtered_and_markers_stripped() {
+fn multipart_uploads_are_filtered_and_markers_read() {
     let keys = |k: &str| !k.starts_with("tenants/acme/private/");
     let prefixes = |p: &str| p != "tenants/acme/private/";
-    let out = run(RGW_UPLOADS, "tenants/acme/", &keys, &prefixes).unwrap();
+    let page = shown(vec![
+        Field {
+            name: "KeyMarker",
+            value: FieldValue::Key("".into()),
+        },
+        Field {
+            name: "UploadIdMarker",
+            value: FieldValue::Plain("".into()),
+        },
+    ]);
+    let (out, up) = run_with(RGW_UPLOADS, "tenants/acme/", &keys, &prefixes, page).unwrap();
     let root = "ListMultipartUploadsResult";
     assert_eq!(texts(&out, &format!("{root}/Bucket")), ["photos"]);
     assert_eq!(texts(&out, &format!("{root}/Upload/Key")), ["video.mp4"]);
     assert_eq!(texts(&out, &format!("{root}/Upload/UploadId")), ["2~vid"]);
+    assert_eq!(texts(&out, &format!("{root}/KeyMarker")), [""]);
+    assert_eq!(texts(&out, &format!("{root}/UploadIdMarker")), [""]);
+    assert!(texts(&out, &format!("{root}/NextKeyMarker")).is_empty());
+    assert!(texts(&out, &format!("{root}/Prefix")).is_empty());
     assert_eq!(
-        texts(&out, &format!("{root}/KeyMarker")),
-        ["sealed(tenants/acme/)"]
+        up.next_key_marker.as_deref(),
+        Some("tenants/acme/video.mp4")
     );
-    assert_eq!(
-        texts(&out, &format!("{root}/NextKeyMarker")),
-        ["sealed(tenants/acme/video.mp4)"]
-    );
-    assert_eq!(texts(&out, &format!("{root}/Prefix")), [""]);
-    // Upload id markers are opaque, and sealed as they came.
-    assert_eq!(
-        texts(&out, &format!("{root}/UploadIdMarker")),
-        ["sealed(2~tenants/acme/x)"]
-    );
-    assert_eq!(
-        texts(&out, &format!("{root}/NextUploadIdMarker")),
-        ["sealed(2~vid)"]
-    );
+    assert_eq!(up.next_upload_id_marker.as_deref(), Some("2~vid"));
+    assert_eq!(up.entries, 3);
     assert!(texts(&out, &format!("{root}/CommonPrefixes/Prefix")).is_empty());
     assert!(!out.contains("dump"));
+    assert!(!out.contains("tenants"));
 }
 
 #[test]
 fn list_parts_gets_bucket_and_key_rewritten() {
-    let out = run(RGW_PARTS, "tenants/acme/", &all, &all).unwrap();
+    let out =
+        String::from_utf8(rewrite_parts(RGW_PARTS.as_bytes(), "photos", "tenants/acme/").unwrap())
+            .unwrap();
     assert_eq!(texts(&out, "ListPartsResult/Bucket"), ["photos"]);
     assert_eq!(texts(&out, "ListPartsResult/Key"), ["video.mp4"]);
     assert_eq!(texts(&out, "ListPartsResult/Part/Size"), ["5242880"]);
@@ -344,6 +459,10 @@ fn list_parts_gets_bucket_and_key_rewritten() {
         .replace("tenants/acme/", "")
         .replace("shared-data", "photos");
     assert_eq!(out, expected);
+    assert!(matches!(
+        rewrite_parts(S3S_V2.as_bytes(), "photos", ""),
+        Err(ListingError::UnexpectedRoot(_))
+    ));
 }
 
 #[test]
@@ -363,19 +482,46 @@ fn entries_outside_the_prefix_or_without_a_key_are_dropped() {
     assert_eq!(texts(&out, "ListBucketResult/Contents/Key"), ["ok"]);
     assert!(texts(&out, "ListBucketResult/CommonPrefixes/Prefix").is_empty());
     assert_eq!(texts(&out, "ListBucketResult/KeyCount"), ["1"]);
-    // A marker outside the prefix is sealed like any other.
-    assert_eq!(texts(&out, "ListBucketResult/Marker"), ["sealed(other/m)"]);
+    // The upstream's marker is not the client's: it is not shown.
+    assert!(!out.contains("other"));
 }
 
 #[test]
 fn empty_prefix_filters_but_does_not_touch_keys() {
-    let out = run(S3S_V2, "", &|k| k.ends_with(".txt"), &|_| false).unwrap();
+    let page = shown(v2_fields("tenants/", None));
+    let (out, _) = run_with(S3S_V2, "", &|k| k.ends_with(".txt"), &|_| false, page).unwrap();
     assert_eq!(
         texts(&out, "ListBucketResult/Contents/Key"),
         ["tenants/acme/readme.txt", "tenants/acme/private.txt"]
     );
-    assert_eq!(texts(&out, "ListBucketResult/Prefix"), ["tenants/acme/"]);
+    assert_eq!(texts(&out, "ListBucketResult/Prefix"), ["tenants/"]);
     assert_eq!(texts(&out, "ListBucketResult/KeyCount"), ["2"]);
+}
+
+#[test]
+fn a_collapsed_page_shows_only_its_common_prefix() {
+    let page = PageFields {
+        fields: v2_fields("", Some("/")),
+        entries: false,
+        common_prefix: Some("tenants/acme/run books/".into()),
+    };
+    let (out, up) = run_with(URL_V2, "tenants/acme/", &all, &all, page.clone()).unwrap();
+    assert_eq!(up.entries, 4);
+    assert!(texts(&out, "ListBucketResult/Contents/Key").is_empty());
+    // URL_V2 is URL-encoded: so is the common prefix.
+    assert_eq!(
+        texts(&out, "ListBucketResult/CommonPrefixes/Prefix"),
+        ["run%20books/"]
+    );
+    assert_eq!(texts(&out, "ListBucketResult/KeyCount"), ["1"]);
+    // A common prefix outside the alias is never shown.
+    let page = PageFields {
+        common_prefix: Some("elsewhere/".into()),
+        ..page
+    };
+    let (out, _) = run_with(S3S_V2, "tenants/acme/", &all, &all, page).unwrap();
+    assert!(texts(&out, "ListBucketResult/CommonPrefixes/Prefix").is_empty());
+    assert_eq!(texts(&out, "ListBucketResult/KeyCount"), ["0"]);
 }
 
 #[test]
@@ -391,13 +537,15 @@ fn escaped_keys_are_unescaped_for_the_predicate_and_escaped_again() {
         seen.borrow_mut().push(k.to_owned());
         true
     };
-    let out = run(body, "p/", &keys, &all).unwrap();
+    let page = shown(v2_fields("<&>\r", None));
+    let (out, _) = run_with(body, "p/", &keys, &all, page).unwrap();
     assert_eq!(*seen.borrow(), ["p/x&y<z\r\u{1}'\"", "p/<cdata>"]);
     assert_eq!(
         texts(&out, "ListBucketResult/Contents/Key"),
         ["x&y<z\r\u{1}'\"", "<cdata>"]
     );
     assert!(out.contains("<Key>x&amp;y&lt;z&#xD;&#x1;&apos;&quot;</Key>"));
+    assert_eq!(texts(&out, "ListBucketResult/Prefix"), ["<&>\r"]);
 }
 
 #[test]
@@ -408,7 +556,7 @@ fn namespace_prefixes_and_empty_elements_are_handled() {
         "<s3:Contents><s3:Key>p/a</s3:Key></s3:Contents>",
         "</s3:ListBucketResult>"
     );
-    let out = run(body, "p/", &all, &all).unwrap();
+    let (out, _) = run_with(body, "p/", &all, &all, shown(v2_fields("", None))).unwrap();
     assert_eq!(
         out,
         concat!(
@@ -418,9 +566,27 @@ fn namespace_prefixes_and_empty_elements_are_handled() {
             "</s3:ListBucketResult>"
         )
     );
+    // No server answers with an empty root: there is no room for the page's fields.
+    for empty in [
+        "<ListBucketResult/>",
+        "<ListBucketResult></ListBucketResult>",
+    ] {
+        assert!(matches!(
+            run(empty, "p/", &all, &all),
+            Err(ListingError::Malformed(_))
+        ));
+    }
+    // Without a bucket name, the fields come first.
+    let out = run(
+        "<ListBucketResult><Contents><Key>p/a</Key></Contents></ListBucketResult>",
+        "p/",
+        &all,
+        &all,
+    )
+    .unwrap();
     assert_eq!(
-        run("<ListBucketResult/>", "p/", &all, &all).unwrap(),
-        "<ListBucketResult/>"
+        out,
+        "<ListBucketResult><KeyCount>1</KeyCount><Contents><Key>a</Key></Contents></ListBucketResult>"
     );
 }
 
@@ -433,6 +599,10 @@ fn unexpected_roots_are_errors() {
         ),
         ("<Error><Code>NoSuchBucket</Code></Error>", "Error"),
         ("<ListAllMyBucketsResult/>", "ListAllMyBucketsResult"),
+        (
+            "<ListPartsResult><Key>p/a</Key></ListPartsResult>",
+            "ListPartsResult",
+        ),
     ] {
         let err = run(body, "p/", &all, &all).unwrap_err();
         assert_eq!(err, ListingError::UnexpectedRoot(root.to_owned()));
@@ -470,10 +640,13 @@ fn malformed_bodies_are_errors() {
         key_prefix: "p/",
         visible_key: &all,
         visible_prefix: &all,
-        seal_marker: &|m| format!("sealed({m})"),
     };
     assert!(matches!(
-        rewrite_listing(not_utf8, &view),
+        rewrite_listing(not_utf8, &view, &|_| PageFields::default()),
+        Err(ListingError::Malformed(_))
+    ));
+    assert!(matches!(
+        rewrite_parts(b"<ListPartsResult>", "c", "p/"),
         Err(ListingError::Malformed(_))
     ));
 }
@@ -496,7 +669,11 @@ fn garbage_never_panics() {
         key_prefix: "tenants/acme/",
         visible_key: &|k| k.len().is_multiple_of(2),
         visible_prefix: &|p| !p.len().is_multiple_of(3),
-        seal_marker: &|m| format!("sealed({m})"),
+    };
+    let decide = |up: &UpstreamPage| PageFields {
+        fields: v2_fields("x&y", Some("/")),
+        entries: up.entries.is_multiple_of(2),
+        common_prefix: up.last_entry.clone(),
     };
     let mut oks = 0;
     for round in 0..3000 {
@@ -508,9 +685,10 @@ fn garbage_never_panics() {
             4 => mutate(&mut rng, RGW_UPLOADS.as_bytes()),
             _ => mutate(&mut rng, RGW_PARTS.as_bytes()),
         };
-        if rewrite_listing(&body, &view).is_ok() {
+        if rewrite_listing(&body, &view, &decide).is_ok() {
             oks += 1;
         }
+        let _ = rewrite_parts(&body, "c", "tenants/acme/");
     }
     // Some mutations leave a valid document; the point is that none panicked.
     assert!(oks > 0);
@@ -592,18 +770,20 @@ fn random_listings_show_exactly_the_visible_keys() {
     }
 }
 
-/// A truncated V1 page without NextMarker gets one, sealed, naming the last upstream entry even
-/// when it is filtered out: the client's next page starts after it, not after the last key it
-/// saw (which would fetch the same page forever).
+/// A truncated V1 page without NextMarker reports its last upstream entry, even when it is
+/// filtered out: the next page starts after it, not after the last key the client saw (which
+/// would fetch the same page forever).
 #[test]
-fn truncated_v1_pages_get_a_sealed_next_marker() {
+fn truncated_v1_pages_report_their_last_entry() {
     let body = r#"<?xml version="1.0" encoding="UTF-8"?>
 <ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>data</Name><Prefix></Prefix><Marker></Marker><MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated><Contents><Key>a/1</Key><Size>1</Size></Contents><Contents><Key>b/2</Key><Size>1</Size></Contents></ListBucketResult>"#;
     let only_a = |k: &str| k.starts_with("a/");
-    let out = run(body, "", &only_a, &all).unwrap();
+    let (out, up) = run_with(body, "", &only_a, &all, shown(Vec::new())).unwrap();
     assert_eq!(texts(&out, "ListBucketResult/Contents/Key"), ["a/1"]);
-    assert_eq!(texts(&out, "ListBucketResult/NextMarker"), ["sealed(b/2)"]);
+    assert!(up.truncated);
+    assert_eq!(up.next_marker, None);
+    assert_eq!(up.last_entry.as_deref(), Some("b/2"));
     let done = body.replace("<IsTruncated>true", "<IsTruncated>false");
-    let out = run(&done, "", &only_a, &all).unwrap();
-    assert!(texts(&out, "ListBucketResult/NextMarker").is_empty());
+    let (_, up) = run_with(&done, "", &only_a, &all, shown(Vec::new())).unwrap();
+    assert!(!up.truncated);
 }
