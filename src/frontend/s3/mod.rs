@@ -23,6 +23,7 @@
 pub mod address;
 pub mod body;
 pub mod buckets;
+pub mod driven;
 pub mod error;
 pub mod forward;
 pub mod markers;

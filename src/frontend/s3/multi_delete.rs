@@ -14,29 +14,20 @@ use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::Session;
 use sha2::{Digest as _, Sha256};
 
+use super::driven::{answer, Driven, Failed};
 use super::error::S3Error;
-use super::log_refusal;
 use super::plan::{header_str, S3Request};
 use crate::access::policy;
 use crate::frontend::s3::xml::{self, parse_delete};
 use crate::frontend::Drive;
 use crate::limit::memory::Reservation;
-use crate::reply::{self, Refusal};
+use crate::reply::Refusal;
 use crate::s3::key::check_key;
-use crate::upstream::client::{ClientError, Guard};
+use crate::upstream::client::Guard;
 use crate::upstream::S3Client;
 
 /// Largest DeleteObjects body read: 1000 keys of 1024 bytes, escaped, with room to spare.
 const MAX_BODY: usize = 2 << 20;
-/// Why a DeleteObjects gets no DeleteResult.
-enum Failed {
-    /// Refused in S3's terms (bad body, a key outside the grants, an upstream S3 error).
-    S3(S3Error),
-    /// The buffer budget cannot hold the body ([`crate::limit::memory`]): `503 SlowDown`.
-    Busy(crate::limit::Refusal),
-    /// The upstream gave no answer.
-    Upstream(ClientError),
-}
 
 /// A DeleteObjects request, driven with the internal S3 client once its body is read.
 pub struct DeleteObjects {
@@ -62,28 +53,14 @@ impl Drive for DeleteObjects {
         session: &mut Session,
         client: &S3Client,
     ) -> Result<std::result::Result<(), Refusal>> {
-        match self.delete(session, client).await? {
-            Ok(body) => {
-                let request_id = [("x-amz-request-id", self.request_id.as_str())];
-                reply::send(session, 200, "application/xml", body, &request_id).await?;
-                Ok(Ok(()))
-            }
-            Err(Failed::S3(err)) => {
-                log_refusal(&self.route_name, &err, Some(&self.plan.identity));
-                Ok(Err(Refusal::from(err)))
-            }
-            Err(Failed::Busy(limit)) => {
-                log::info!(
-                    "DeleteObjects refused: user={} the buffer budget cannot hold its body",
-                    self.plan.identity.subject
-                );
-                Ok(Err(Refusal::limited(&limit)))
-            }
-            Err(Failed::Upstream(e)) => {
-                log::warn!("DeleteObjects upstream {} failed: {e}", self.plan.pool.name);
-                Ok(Err(Refusal::from_client_error(&e)))
-            }
-        }
+        let outcome = self.delete(session, client).await?;
+        let driven = Driven {
+            what: "DeleteObjects",
+            route_name: &self.route_name,
+            request_id: &self.request_id,
+            plan: &self.plan,
+        };
+        answer(session, &driven, outcome).await
     }
 }
 

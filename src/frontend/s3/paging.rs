@@ -16,8 +16,8 @@ use bytes::Bytes;
 use pingora_error::Result;
 use pingora_proxy::Session;
 
+use super::driven::{answer, Driven, Failed};
 use super::error::{from_upstream, S3Error};
-use super::log_refusal;
 use super::markers::MarkerSealer;
 use super::plan::S3Request;
 use super::scope::{Cursor, ListKind, ListPlan};
@@ -25,8 +25,8 @@ use crate::access::policy;
 use crate::frontend::s3::xml::listing::{rewrite_listing, ListingError, ListingView};
 use crate::frontend::Drive;
 use crate::limit::memory::Reservation;
-use crate::reply::{self, Refusal};
-use crate::upstream::client::{Call, ClientError, Guard, Touch};
+use crate::reply::Refusal;
+use crate::upstream::client::{Call, Guard, Touch};
 use crate::upstream::S3Client;
 
 /// Upstream calls one client page may take to find something to show.
@@ -35,16 +35,6 @@ pub const MAX_CALLS: usize = 64;
 const MAX_LISTING: usize = 16 << 20;
 /// Buffer budget reserved before a page is read: a page of 1000 keys with long names fits.
 const FIRST_RESERVATION: usize = 1 << 20;
-
-/// Why a listing page gets no answer.
-enum Failed {
-    /// In S3's terms: an upstream S3 error, or a page that could not be rewritten.
-    S3(S3Error),
-    /// The buffer budget cannot hold the page ([`crate::limit::memory`]): `503 SlowDown`.
-    Busy(crate::limit::Refusal),
-    /// The upstream gave no answer.
-    Upstream(ClientError),
-}
 
 /// One client page of a key listing.
 pub struct ListPages {
@@ -77,28 +67,14 @@ impl Drive for ListPages {
         session: &mut Session,
         client: &S3Client,
     ) -> Result<std::result::Result<(), Refusal>> {
-        match self.page(client).await {
-            Ok(body) => {
-                let request_id = [("x-amz-request-id", self.request_id.as_str())];
-                reply::send(session, 200, "application/xml", body, &request_id).await?;
-                Ok(Ok(()))
-            }
-            Err(Failed::S3(err)) => {
-                log_refusal(&self.route_name, &err, Some(&self.plan.identity));
-                Ok(Err(Refusal::from(err)))
-            }
-            Err(Failed::Busy(limit)) => {
-                log::info!(
-                    "s3 listing refused: user={} the buffer budget cannot hold its page",
-                    self.plan.identity.subject
-                );
-                Ok(Err(Refusal::limited(&limit)))
-            }
-            Err(Failed::Upstream(e)) => {
-                log::warn!("s3 listing upstream {} failed: {e}", self.plan.pool.name);
-                Ok(Err(Refusal::from_client_error(&e)))
-            }
-        }
+        let outcome = self.page(client).await;
+        let driven = Driven {
+            what: "s3 listing",
+            route_name: &self.route_name,
+            request_id: &self.request_id,
+            plan: &self.plan,
+        };
+        answer(session, &driven, outcome).await
     }
 }
 
