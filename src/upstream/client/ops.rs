@@ -110,14 +110,7 @@ impl Bucket<'_> {
         body: Bytes,
         headers: Vec<(&'static str, String)>,
     ) -> Result<String, ClientError> {
-        let mut call = Call::new(
-            "PutObject",
-            http::Method::PUT,
-            key,
-            "",
-            Touch::key(Operation::Write, key),
-        )
-        .body(body);
+        let mut call = put_object_call(key).body(body);
         call.headers = headers;
         let response = expect(self.send(&call, MAX_ERROR_BODY).await?, &[200])?;
         Ok(response.header("etag").unwrap_or_default().to_owned())
@@ -360,6 +353,17 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// `value` percent-encoded for a query string (a `+` stays a plus, not a space).
 pub(super) fn query_value(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
+}
+
+/// A PutObject of `key` (guarded as a write), without its body: `put` and `put_stream` share it.
+pub(super) fn put_object_call(key: &str) -> Call<'_> {
+    Call::new(
+        "PutObject",
+        http::Method::PUT,
+        key,
+        "",
+        Touch::key(Operation::Write, key),
+    )
 }
 
 #[cfg(test)]

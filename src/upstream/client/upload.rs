@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use pingora_error::Error;
 
 use super::download::StreamedBody;
-use super::ops::{expect, malformed, parse_result, query_value, MAX_ERROR_BODY};
+use super::ops::{expect, malformed, parse_result, put_object_call, query_value, MAX_ERROR_BODY};
 use super::{Bucket, Call, ClientError, Touch};
 use crate::s3::results::{self, CompletedPart};
 use crate::s3::UNSIGNED_PAYLOAD;
@@ -46,13 +46,7 @@ impl Bucket<'_> {
         source: &mut dyn Source,
         headers: Vec<(&'static str, String)>,
     ) -> Result<String, ClientError> {
-        let mut call = Call::new(
-            "PutObject",
-            http::Method::PUT,
-            key,
-            "",
-            Touch::key(Operation::Write, key),
-        );
+        let mut call = put_object_call(key);
         call.headers = headers;
         let body = StreamedBody { source, length };
         let mut answer = self.stream(&call, UNSIGNED_PAYLOAD, Some(body)).await?;
